@@ -1,0 +1,18 @@
+"""Routes of the back office. Every route checks the staff role on the server."""
+
+from __future__ import annotations
+
+from flask import Blueprint
+
+from portal.backoffice import views
+from portal.identity.auth import staff_required
+from portal.identity.models import Role
+
+bp = Blueprint("backoffice", __name__, url_prefix="/staff")
+
+bp.add_url_rule("/", "home", staff_required()(views.home))
+bp.add_url_rule("/admin/staff", "staff_list", staff_required(Role.PORTAL_ADMIN)(views.staff_list))
+bp.add_url_rule(
+    "/admin/staff/new", "staff_create", staff_required(Role.PORTAL_ADMIN)(views.staff_create),
+    methods=["GET", "POST"],
+)

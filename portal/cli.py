@@ -1,0 +1,151 @@
+"""The ``portal`` command: ``run``, ``db upgrade``, ``demo``, ``staff create`` and more."""
+
+from __future__ import annotations
+
+import click
+from flask import Flask, current_app
+from flask.cli import FlaskGroup, with_appcontext
+from sqlalchemy import select
+
+from portal.extensions import db
+
+
+def _create_app() -> Flask:
+    from portal import create_app
+
+    return create_app()
+
+
+@click.group(cls=FlaskGroup, create_app=_create_app)
+def main() -> None:
+    """The one-stop digital services portal."""
+
+
+def register_commands(app: Flask) -> None:
+    app.cli.add_command(demo_command)
+    app.cli.add_command(staff_group)
+    app.cli.add_command(departments_group)
+    app.cli.add_command(outbox_group)
+
+
+@click.command("demo")
+@with_appcontext
+def demo_command() -> None:
+    """Load the demo accounts and departments (embedded default only)."""
+    from portal.demo import DEMO_ACCOUNTS, load_demo_data
+
+    if not current_app.config["EMBEDDED"]:
+        raise click.ClickException(
+            "Demo data is only loaded into the embedded default (SQLite); refusing to touch "
+            f"{db.engine.url.render_as_string(hide_password=True)}."
+        )
+    created = load_demo_data()
+    click.echo(f"Demo data ready ({created} new records). Demo accounts:")
+    for account in DEMO_ACCOUNTS:
+        line = f"  {account['label']:<40} {account['email']:<28} {account['password']}"
+        if account.get("totp"):
+            line += f"  TOTP secret {account['totp']}"
+        click.echo(line)
+
+
+@click.group("staff")
+def staff_group() -> None:
+    """Manage staff accounts."""
+
+
+@staff_group.command("create")
+@click.option("--email", required=True)
+@click.option("--name", "name_en", required=True, help="Full name in English.")
+@click.option("--name-zh", default=None, help="Full name in Chinese.")
+@click.option(
+    "--role",
+    type=click.Choice(["officer", "supervisor", "department_admin", "portal_admin"]),
+    required=True,
+)
+@click.option("--department", "department_code", default=None, help="Department code, e.g. TD.")
+@click.option(
+    "--invite/--password",
+    default=True,
+    help="Email an invitation link (default), or prompt for a password now.",
+)
+@with_appcontext
+def staff_create_command(
+    email: str, name_en: str, name_zh: str | None, role: str, department_code: str | None,
+    invite: bool,
+) -> None:
+    """Create a staff member; they set up the second factor at first sign-in."""
+    from portal.identity import util
+    from portal.identity.models import DEPARTMENT_ROLES, Department, Role
+    from portal.identity.passwords import password_problem
+
+    role_enum = Role(role)
+    department = None
+    if role_enum in DEPARTMENT_ROLES:
+        if not department_code:
+            raise click.UsageError("--department is required for this role")
+        department = db.session.scalar(
+            select(Department).where(Department.code == department_code.upper())
+        )
+        if department is None:
+            raise click.ClickException(f"No department with code {department_code!r}")
+    if util.find_user_by_email(email) is not None:
+        raise click.ClickException("An account with this email address already exists")
+    password = None
+    if not invite:
+        password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
+        problem = password_problem(password, [email, name_en])
+        if problem:
+            raise click.ClickException(f"Password refused: {problem.replace('_', ' ')}")
+    user = util.create_staff(
+        email=email, name_en=name_en, name_zh=name_zh, role=role_enum,
+        department_id=department.id if department else None, password=password,
+    )
+    if invite:
+        util.send_staff_invitation(user)
+    db.session.commit()
+    click.echo(f"Created {role} {user.email}" + (" and emailed an invitation." if invite else "."))
+
+
+@click.group("departments")
+def departments_group() -> None:
+    """Manage departments."""
+
+
+@departments_group.command("add")
+@click.argument("code")
+@click.option("--name-en", required=True)
+@click.option("--name-zh", required=True)
+@with_appcontext
+def departments_add_command(code: str, name_en: str, name_zh: str) -> None:
+    """Add a department, e.g. ``portal departments add TD --name-en ... --name-zh ...``."""
+    from portal.identity.models import Department
+
+    if db.session.scalar(select(Department).where(Department.code == code.upper())):
+        raise click.ClickException(f"Department {code.upper()} exists already")
+    db.session.add(Department(code=code.upper(), name_en=name_en, name_zh=name_zh))
+    db.session.commit()
+    click.echo(f"Added {code.upper()}")
+
+
+@departments_group.command("list")
+@with_appcontext
+def departments_list_command() -> None:
+    """List departments."""
+    from portal.identity.models import Department
+
+    for department in db.session.scalars(select(Department).order_by(Department.code)):
+        click.echo(f"{department.code:<8} {department.name_en} / {department.name_zh}")
+
+
+@click.group("outbox")
+def outbox_group() -> None:
+    """Email outbox."""
+
+
+@outbox_group.command("deliver")
+@with_appcontext
+def outbox_deliver_command() -> None:
+    """Send every due email now (what the periodic job does)."""
+    from portal.notifications.delivery import deliver_due
+
+    click.echo(f"Attempted {deliver_due()} emails.")

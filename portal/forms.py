@@ -1,0 +1,148 @@
+"""The base of every form in the portal, and fields shared across areas.
+
+``PortalForm`` adds what every form needs on top of Flask-WTF (CSRF): text is trimmed,
+control characters are refused with a field error, and fields the form does not declare
+are never read, so posting ``status=approved`` or ``fee=0`` changes nothing.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from typing import Any
+
+from email_validator import EmailNotValidError, validate_email
+from flask_babel import lazy_gettext as _l
+from flask_wtf import FlaskForm
+from govuk_frontend_wtf.wtforms_widgets import (
+    GovPasswordInput,
+    GovRadioInput,
+    GovSelect,
+    GovSubmitInput,
+    GovTextArea,
+    GovTextInput,
+)
+from wtforms import PasswordField, RadioField, SelectField, StringField, SubmitField
+from wtforms import TextAreaField as _TextAreaField
+from wtforms.validators import ValidationError
+
+__all__ = [
+    "EmailField",
+    "PasswordInputField",
+    "PortalForm",
+    "RadiosField",
+    "SelectListField",
+    "SubmitButton",
+    "TextAreaField",
+    "TextField",
+    "ValidationError",
+    "contains_control_characters",
+    "error_summary",
+]
+
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u200b-\u200f\u2028-\u202e\u2066-\u2069]")
+_LINE_BREAKS = re.compile(r"[\r\n\t]")
+
+
+def contains_control_characters(value: str, *, multiline: bool = False) -> bool:
+    if _CONTROL.search(value):
+        return True
+    return not multiline and bool(_LINE_BREAKS.search(value))
+
+
+def _strip(value: Any) -> Any:
+    if isinstance(value, str):
+        return unicodedata.normalize("NFC", value.strip())
+    return value
+
+
+class TextField(StringField):
+    """A single-line text input with a maximum length."""
+
+    widget = GovTextInput()
+
+    def __init__(self, label: Any = None, validators: Any = None, *, max_length: int = 200,
+                 **kwargs: Any) -> None:
+        kwargs.setdefault("filters", [_strip])
+        super().__init__(label, validators, **kwargs)
+        self.max_length = max_length
+
+
+class TextAreaField(_TextAreaField):
+    widget = GovTextArea()
+
+    def __init__(self, label: Any = None, validators: Any = None, *, max_length: int = 5000,
+                 **kwargs: Any) -> None:
+        kwargs.setdefault("filters", [_strip])
+        super().__init__(label, validators, **kwargs)
+        self.max_length = max_length
+
+
+class EmailField(TextField):
+    def __init__(self, label: Any = None, validators: Any = None, **kwargs: Any) -> None:
+        super().__init__(label, validators, max_length=254, **kwargs)
+
+    def pre_validate(self, form: Any) -> None:
+        if not self.data:
+            return
+        try:
+            result = validate_email(self.data, check_deliverability=False)
+        except EmailNotValidError as exc:
+            raise ValidationError(
+                _l("Enter an email address in the correct format, like name@example.com")
+            ) from exc
+        self.data = result.normalized.lower()
+
+
+class PasswordInputField(PasswordField):
+    widget = GovPasswordInput()
+    max_length = 1024
+
+
+class RadiosField(RadioField):
+    widget = GovRadioInput()
+
+
+class SelectListField(SelectField):
+    widget = GovSelect()
+
+
+class SubmitButton(SubmitField):
+    widget = GovSubmitInput()
+
+
+class PortalForm(FlaskForm):
+    """Every form's base: trimming, length limits and no control characters."""
+
+    def validate(self, extra_validators: Any = None) -> bool:
+        valid = super().validate(extra_validators)
+        for field in self:
+            if not isinstance(field.data, str) or field.errors:
+                continue
+            multiline = isinstance(field, _TextAreaField)
+            if contains_control_characters(field.data, multiline=multiline):
+                field.errors = [*field.errors, _l("Remove the special characters from this answer")]
+                valid = False
+                continue
+            limit = getattr(field, "max_length", None)
+            if limit and len(field.data) > limit:
+                field.errors = [
+                    *field.errors,
+                    _l("Answer must be %(count)d characters or fewer", count=limit),
+                ]
+                valid = False
+        return valid
+
+
+def error_summary(form: FlaskForm) -> list[dict[str, str]]:
+    """Errors in the order of the fields, linked to each field, for the error summary."""
+    items = []
+    for field in form:
+        if field.errors:
+            anchor = field.id
+            # Radios and selects are focused through their first option.
+            if isinstance(field.widget, GovRadioInput):
+                anchor = f"{field.id}"
+            items.append({"text": str(field.errors[0]), "href": f"#{anchor}"})
+    return items
+

@@ -1,0 +1,114 @@
+"""Language selection and locale-aware formatting.
+
+The locale of a request is, in order: the choice made with the language switch (kept in
+the session), the signed-in user's preferred language, then the browser's
+Accept-Language, where any Traditional Chinese or Hong Kong/Taiwan tag (and plain
+``zh``) selects Chinese. HTML ``lang`` is ``en`` or ``zh-HK``.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from decimal import Decimal
+from pathlib import Path
+
+from babel.numbers import format_currency
+from flask import Flask, current_app, has_request_context, request, session
+from flask_babel import Babel, format_date, format_datetime, get_locale
+
+ENGLISH = "en"
+CHINESE = "zh_Hant_HK"
+LOCALES = (ENGLISH, CHINESE)
+HTML_LANG = {ENGLISH: "en", CHINESE: "zh-HK"}
+#: Names of each language written in that language, for the switch.
+ENDONYMS = {ENGLISH: "English", CHINESE: "繁體中文"}
+#: Short codes used in URLs of the language switch.
+URL_CODES = {ENGLISH: "en", CHINESE: "zh-hk"}
+FROM_URL_CODE = {v: k for k, v in URL_CODES.items()}
+
+_CHINESE_TAGS = ("zh-hk", "zh-tw", "zh-mo", "zh-hant")
+
+
+def locale_from_accept_language(header_values: list[tuple[str, float]]) -> str:
+    """Pick a locale from Accept-Language entries already sorted by quality."""
+    for tag, _quality in header_values:
+        tag = tag.lower().replace("_", "-")
+        if tag == "zh" or tag.startswith(_CHINESE_TAGS):
+            return CHINESE
+        if tag == "en" or tag.startswith("en-"):
+            return ENGLISH
+    return ENGLISH
+
+
+def normalise_locale(value: str | None) -> str | None:
+    if not value:
+        return None
+    if value in LOCALES:
+        return value
+    return FROM_URL_CODE.get(value.lower())
+
+
+def select_locale() -> str:
+    if not has_request_context():
+        return ENGLISH
+    chosen = normalise_locale(session.get("locale"))
+    if chosen:
+        return chosen
+    from flask_login import current_user
+
+    preferred = normalise_locale(getattr(current_user, "preferred_language", None))
+    if preferred:
+        return preferred
+    return locale_from_accept_language(list(request.accept_languages))
+
+
+def current_locale() -> str:
+    return str(get_locale() or ENGLISH)
+
+
+def html_lang(locale: str | None = None) -> str:
+    return HTML_LANG.get(locale or current_locale(), "en")
+
+
+def format_hkd(minor_units: int, locale: str | None = None) -> str:
+    """Format an amount in HKD minor units (cents) for the locale, e.g. ``HK$900.00``."""
+    if not isinstance(minor_units, int):
+        raise TypeError("money is handled in integer minor units")
+    return format_currency(
+        Decimal(minor_units) / 100, "HKD", locale=locale or current_locale()
+    )
+
+
+def format_day(value: date | datetime, fmt: str = "long") -> str:
+    return format_date(value, fmt)
+
+
+def format_moment(value: datetime, fmt: str = "medium") -> str:
+    return format_datetime(value, fmt)
+
+
+def translations_directories() -> list[str]:
+    return [str(Path(__file__).parent / "translations")]
+
+
+def init_app(app: Flask, babel: Babel) -> None:
+    app.config.setdefault("BABEL_TRANSLATION_DIRECTORIES", ";".join(translations_directories()))
+    babel.init_app(app, locale_selector=select_locale)
+    app.jinja_env.add_extension("jinja2.ext.i18n")
+    app.jinja_env.policies["ext.i18n.trimmed"] = True
+    app.jinja_env.filters["hkd"] = format_hkd
+    app.jinja_env.filters["day"] = format_day
+    app.jinja_env.filters["moment"] = format_moment
+
+    @app.context_processor
+    def _i18n_context() -> dict[str, object]:
+        locale = current_locale()
+        return {
+            "current_locale": locale,
+            "html_lang": html_lang(locale),
+            "other_locales": [
+                (URL_CODES[code], ENDONYMS[code], HTML_LANG[code])
+                for code in current_app.config["LANGUAGES"]
+                if code != locale
+            ],
+        }

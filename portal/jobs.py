@@ -1,0 +1,53 @@
+"""Background jobs with Celery.
+
+With no broker configured (the embedded default) jobs run in-process, eagerly, right
+after the transaction that asked for them commits. With ``PORTAL_CELERY_BROKER_URL``
+(Redis in production) they run in ``celery -A portal.worker worker`` processes, and
+``celery -A portal.worker beat`` runs the periodic jobs.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from celery import Celery, Task
+from flask import Flask
+
+#: Periodic jobs: name -> (task, seconds between runs).
+BEAT_SCHEDULE = {
+    "deliver-due-emails": {
+        "task": "portal.notifications.tasks.deliver_due_emails",
+        "schedule": 60.0,
+    },
+}
+
+
+def init_app(app: Flask) -> Celery:
+    class FlaskTask(Task):  # type: ignore[misc]
+        def __call__(self, *args: Any, **kwargs: Any) -> Any:
+            with app.app_context():
+                return self.run(*args, **kwargs)
+
+    broker = app.config.get("CELERY_BROKER_URL") or ""
+    celery_app = Celery(app.import_name, task_cls=FlaskTask)
+    celery_app.conf.update(
+        broker_url=broker or "memory://",
+        result_backend=app.config.get("CELERY_RESULT_BACKEND") or None,
+        task_ignore_result=True,
+        task_always_eager=not broker,
+        # An eager job's failure must not break the request that queued it: the outbox
+        # row keeps the failure and the periodic job retries it.
+        task_eager_propagates=False,
+        task_acks_late=True,
+        task_reject_on_worker_lost=True,
+        worker_prefetch_multiplier=1,
+        timezone="Asia/Hong_Kong",
+        beat_schedule=BEAT_SCHEDULE,
+        broker_connection_retry_on_startup=True,
+    )
+    celery_app.set_default()
+    app.extensions["celery"] = celery_app
+    # Import the task modules so the worker knows them.
+    import portal.notifications.tasks  # noqa: F401
+
+    return celery_app
