@@ -24,9 +24,11 @@ from govuk_frontend_wtf.wtforms_widgets import (
 )
 from wtforms import PasswordField, RadioField, SelectField, StringField, SubmitField
 from wtforms import TextAreaField as _TextAreaField
-from wtforms.validators import ValidationError
+from wtforms.fields.choices import SelectChoice
+from wtforms.validators import StopValidation, ValidationError
 
 __all__ = [
+    "as_choices",
     "EmailField",
     "PasswordInputField",
     "PortalForm",
@@ -56,6 +58,24 @@ def _strip(value: Any) -> Any:
     return value
 
 
+def as_choices(pairs: Any) -> list[SelectChoice]:
+    """Choices for radios and selects from ``(value, label)`` pairs."""
+    return [SelectChoice(value=value, label=label) for value, label in pairs]
+
+
+def _check_text(field: Any, *, multiline: bool) -> None:
+    """Refuse control characters and over-long answers before any other check."""
+    value = field.data
+    if not isinstance(value, str) or not value:
+        return
+    if contains_control_characters(value, multiline=multiline):
+        raise StopValidation(_l("Remove the special characters from this answer"))
+    if field.max_length and len(value) > field.max_length:
+        raise StopValidation(
+            _l("Answer must be %(count)d characters or fewer", count=field.max_length)
+        )
+
+
 class TextField(StringField):
     """A single-line text input with a maximum length."""
 
@@ -67,6 +87,9 @@ class TextField(StringField):
         super().__init__(label, validators, **kwargs)
         self.max_length = max_length
 
+    def pre_validate(self, form: Any) -> None:
+        _check_text(self, multiline=False)
+
 
 class TextAreaField(_TextAreaField):
     widget = GovTextArea()
@@ -77,18 +100,22 @@ class TextAreaField(_TextAreaField):
         super().__init__(label, validators, **kwargs)
         self.max_length = max_length
 
+    def pre_validate(self, form: Any) -> None:
+        _check_text(self, multiline=True)
+
 
 class EmailField(TextField):
     def __init__(self, label: Any = None, validators: Any = None, **kwargs: Any) -> None:
         super().__init__(label, validators, max_length=254, **kwargs)
 
     def pre_validate(self, form: Any) -> None:
+        super().pre_validate(form)
         if not self.data:
             return
         try:
             result = validate_email(self.data, check_deliverability=False)
         except EmailNotValidError as exc:
-            raise ValidationError(
+            raise StopValidation(
                 _l("Enter an email address in the correct format, like name@example.com")
             ) from exc
         self.data = result.normalized.lower()
@@ -96,7 +123,12 @@ class EmailField(TextField):
 
 class PasswordInputField(PasswordField):
     widget = GovPasswordInput()
-    max_length = 1024
+
+    def pre_validate(self, form: Any) -> None:
+        # Anything up to this length is checked by the password rules; longer input is
+        # refused before it reaches the (deliberately slow) hash.
+        if isinstance(self.data, str) and len(self.data) > 1024:
+            raise StopValidation(_l("Answer must be %(count)d characters or fewer", count=1024))
 
 
 class RadiosField(RadioField):
@@ -112,26 +144,8 @@ class SubmitButton(SubmitField):
 
 
 class PortalForm(FlaskForm):
-    """Every form's base: trimming, length limits and no control characters."""
-
-    def validate(self, extra_validators: Any = None) -> bool:
-        valid = super().validate(extra_validators)
-        for field in self:
-            if not isinstance(field.data, str) or field.errors:
-                continue
-            multiline = isinstance(field, _TextAreaField)
-            if contains_control_characters(field.data, multiline=multiline):
-                field.errors = [*field.errors, _l("Remove the special characters from this answer")]
-                valid = False
-                continue
-            limit = getattr(field, "max_length", None)
-            if limit and len(field.data) > limit:
-                field.errors = [
-                    *field.errors,
-                    _l("Answer must be %(count)d characters or fewer", count=limit),
-                ]
-                valid = False
-        return valid
+    """Every form's base. Text fields trim input, refuse control characters and enforce
+    their maximum length (see ``TextField``); CSRF comes from Flask-WTF."""
 
 
 def error_summary(form: FlaskForm) -> list[dict[str, str]]:

@@ -29,9 +29,8 @@ def init_app(app: Flask) -> Celery:
                 return self.run(*args, **kwargs)
 
     broker = app.config.get("CELERY_BROKER_URL") or ""
-    celery_app = Celery(app.import_name, task_cls=FlaskTask)
+    celery_app = Celery(app.import_name, task_cls=FlaskTask, broker=broker or None)
     celery_app.conf.update(
-        broker_url=broker or "memory://",
         result_backend=app.config.get("CELERY_RESULT_BACKEND") or None,
         task_ignore_result=True,
         task_always_eager=not broker,

@@ -10,6 +10,7 @@ from flask_login import current_user
 from sqlalchemy import select
 
 from portal.extensions import db
+from portal.forms import as_choices
 from portal.i18n import current_locale
 from portal.identity import util
 from portal.identity.forms import ROLE_LABELS, StaffCreateForm
@@ -31,12 +32,13 @@ def staff_list() -> Any:
     return render_template("backoffice/staff_list.html", staff=staff, role_labels=ROLE_LABELS)
 
 
-def _department_choices() -> list[tuple[str, str]]:
+def _department_choices() -> Any:
     locale = current_locale()
     departments = db.session.scalars(select(Department).order_by(Department.code)).all()
-    return [("", _("Select a department"))] + [
-        (str(d.id), f"{d.name(locale)} ({d.code})") for d in departments
-    ]
+    return as_choices(
+        [("", _("Select a department"))]
+        + [(str(d.id), f"{d.name(locale)} ({d.code})") for d in departments]
+    )
 
 
 def staff_create() -> Any:

@@ -18,6 +18,7 @@ from portal.forms import (
     SubmitButton,
     TextField,
     ValidationError,
+    as_choices,
 )
 from portal.identity.districts import DISTRICTS
 from portal.identity.hkid import InvalidHKID, normalise_hkid
@@ -30,6 +31,10 @@ _NAME_EN = re.compile(r"^[A-Za-zÀ-ÖØ-öø-ÿ][A-Za-zÀ-ÖØ-öø-ÿ' .,\-’]
 _NAME_ZH = re.compile(r"^[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\U00020000-\U0003134a·・ ]+$")
 
 LANGUAGE_CHOICES = [("en", "English"), ("zh_Hant_HK", "繁體中文")]
+
+
+def language_choices() -> Any:
+    return as_choices(LANGUAGE_CHOICES)
 
 
 def _password_messages() -> dict[str, Any]:
@@ -86,7 +91,7 @@ class RegisterForm(PortalForm):
     preferred_language = RadiosField(
         _l("Which language should we use for emails and pages?"),
         [InputRequired(_l("Select the language you prefer"))],
-        choices=LANGUAGE_CHOICES,
+        choices=language_choices(),
         default="en",
     )
     submit = SubmitButton(_l("Create account"))
@@ -165,7 +170,7 @@ class ProfileForm(PortalForm):
     preferred_language = RadiosField(
         _l("Preferred language"),
         [InputRequired(_l("Select the language you prefer"))],
-        choices=LANGUAGE_CHOICES,
+        choices=language_choices(),
     )
     mobile = TextField(
         _l("Mobile phone number (optional)"),
@@ -179,7 +184,7 @@ class ProfileForm(PortalForm):
     district = SelectListField(
         _l("District (optional)"),
         [Optional()],
-        choices=[("", _l("Select a district"))] + [(k, v) for k, v in DISTRICTS.items()],
+        choices=as_choices([("", _l("Select a district")), *DISTRICTS.items()]),
         default="",
     )
     hkid = TextField(
@@ -248,7 +253,7 @@ class StaffCreateForm(PortalForm):
     role = RadiosField(
         _l("Role"),
         [InputRequired(_l("Select a role"))],
-        choices=[(role.value, label) for role, label in ROLE_LABELS.items()],
+        choices=as_choices([(role.value, label) for role, label in ROLE_LABELS.items()]),
     )
     department = SelectListField(_l("Department"), [Optional()], choices=[], default="")
     submit = SubmitButton(_l("Create staff account"))

@@ -41,6 +41,13 @@ def password_problem(password: str, related: list[str] | None = None) -> str | N
         return "too_short"
     if len(password) > MAX_LENGTH:
         return "too_long"
+    lowered = password.lower()
+    for value in related or []:
+        value = value.lower().strip()
+        local = value.split("@", 1)[0]
+        if value and (lowered == value or (len(local) >= 4 and local in lowered
+                                           and len(local) * 2 >= len(lowered))):
+            return "common"
     inputs = [part for value in (related or []) for part in value.replace("@", " ").split() if part]
     if zxcvbn(password[:100], user_inputs=inputs)["score"] < 2:
         return "common"

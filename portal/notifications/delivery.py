@@ -59,11 +59,12 @@ def build_message(email: OutboxEmail) -> EmailMessage:
     sender_domain = cfg["MAIL_DEFAULT_SENDER"].rsplit("@", 1)[-1].strip(">") or "portal.local"
     # A stable Message-ID: if a send is repeated after a crash, mail clients see one message.
     message["Message-ID"] = f"<outbox-{email.id}@{sender_domain}>"
-    message["Content-Language"] = "zh-HK" if email.locale.startswith("zh") else "en"
     message["Auto-Submitted"] = "auto-generated"
     message.set_content(email.body_text)
     if email.body_html:
         message.add_alternative(email.body_html, subtype="html")
+    # After the body: set_content() drops Content-* headers set before it.
+    message["Content-Language"] = "zh-HK" if email.locale.startswith("zh") else "en"
     return message
 
 

@@ -1,0 +1,1 @@
+"""The portal's own tests use the fixtures of the ``portal.testing`` pytest plugin."""
