@@ -255,7 +255,7 @@ class StaffCreateForm(PortalForm):
         [InputRequired(_l("Select a role"))],
         choices=as_choices([(role.value, label) for role, label in ROLE_LABELS.items()]),
     )
-    department = SelectListField(_l("Department"), [Optional()], choices=[], default="")
+    department = SelectListField(_l("Department"), choices=[], default="")
     submit = SubmitButton(_l("Create staff account"))
 
     def validate_department(self, field: Any) -> None:

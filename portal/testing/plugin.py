@@ -106,6 +106,9 @@ def app(
         **portal_config,
     }
     application = create_app(config)
+    from portal.testing.client import IsolatedClient
+
+    application.test_client_class = IsolatedClient
     with application.app_context():
         upgrade()
     yield application
