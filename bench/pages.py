@@ -483,6 +483,10 @@ def main(argv: list[str] | None = None) -> int:
                 f"{os.cpu_count()} CPUs",
                 flush=True,
             )
+            load_before = os.getloadavg()
+            print(f"1-minute load average before measuring: {load_before[0]:.2f}"
+                  + (" (the machine is busy: expect noisy numbers)"
+                     if load_before[0] > 0.5 * (os.cpu_count() or 1) else ""), flush=True)
             runs: dict[str, list[dict[str, Any]]] = {t.name: [] for t in targets}
             for _ in range(args.rounds):
                 for target in targets:
@@ -524,7 +528,9 @@ def main(argv: list[str] | None = None) -> int:
     RESULTS.write_text(json.dumps({
         "measured_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
         "machine": {"cpus": os.cpu_count(), "platform": platform.platform(),
-                    "python": platform.python_version(), "gunicorn": gunicorn_version()},
+                    "python": platform.python_version(), "gunicorn": gunicorn_version(),
+                    "loadavg_1min_before": round(load_before[0], 2),
+                    "loadavg_1min_after": round(os.getloadavg()[0], 2)},
         "settings": {"duration_s": args.duration, "warmup_s": args.warmup,
                      "clients": args.clients, "workers": args.workers,
                      "worker_class": args.worker_class, "threads": args.threads,
@@ -549,4 +555,8 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    try:
+        sys.exit(main())
+    except KeyboardInterrupt:  # the servers were already stopped on the way out
+        print("\nInterrupted.", file=sys.stderr)
+        sys.exit(130)

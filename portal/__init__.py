@@ -41,7 +41,10 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     portal_logging.init_app(app)
 
     from portal.extensions import babel, csrf, db, limiter, login_manager, migrate
+    from portal.security import init_body_limit
 
+    # Registered before CSRF protection, whose check reads the form.
+    init_body_limit(app)
     db.init_app(app)
     migrate.init_app(
         app, db, directory=str(Path(__file__).parent / "migrations"),

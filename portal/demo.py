@@ -12,7 +12,7 @@ from portal.extensions import db
 from portal.identity import util
 from portal.identity.models import Department, Role, User
 
-DEMO_TOTP_SECRET = "JBSWY3DPEHPK3PXP"
+DEMO_TOTP_SECRET = "JBSWY3DPEHPK3PXP"  # noqa: S105 - published demo secret
 
 DEPARTMENTS = [
     ("TD", "Transport Department", "運輸署"),

@@ -19,7 +19,8 @@ PAGES = {400, 403, 404, 405, 413, 429, 500, 503}
 
 def _render(status: int, **context: Any) -> tuple[str, int]:
     template = f"errors/{status}.html" if status in PAGES else "errors/generic.html"
-    return render_template(template, status=status, error_id=current_request_id(), **context), status
+    page = render_template(template, status=status, error_id=current_request_id(), **context)
+    return page, status
 
 
 def _database_unavailable(exc: Exception) -> Any:

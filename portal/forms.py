@@ -42,7 +42,10 @@ __all__ = [
     "error_summary",
 ]
 
-_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u200b-\u200f\u2028-\u202e\u2066-\u2069]")
+# C0 and C1 controls (line breaks apart), zero-width and bidirectional override characters
+_CONTROL = re.compile(
+    r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u200b-\u200f\u2028-\u202e\u2066-\u2069]"
+)
 _LINE_BREAKS = re.compile(r"[\r\n\t]")
 
 

@@ -12,9 +12,10 @@ from datetime import date, datetime
 from decimal import Decimal
 from pathlib import Path
 
+from babel.dates import format_date, format_datetime
 from babel.numbers import format_currency
 from flask import Flask, current_app, has_request_context, request, session
-from flask_babel import Babel, format_date, format_datetime, get_locale
+from flask_babel import Babel, get_locale, to_user_timezone
 
 ENGLISH = "en"
 CHINESE = "zh_Hant_HK"
@@ -25,6 +26,10 @@ ENDONYMS = {ENGLISH: "English", CHINESE: "繁體中文"}
 #: Short codes used in URLs of the language switch.
 URL_CODES = {ENGLISH: "en", CHINESE: "zh-hk"}
 FROM_URL_CODE = {v: k for k, v in URL_CODES.items()}
+
+#: Babel locales used to format dates and numbers: Hong Kong English writes
+#: "24 November 2026", not the US order that plain ``en`` gives.
+FORMAT_LOCALES = {ENGLISH: "en_HK", CHINESE: "zh_Hant_HK"}
 
 _CHINESE_TAGS = ("zh-hk", "zh-tw", "zh-mo", "zh-hant")
 
@@ -74,17 +79,23 @@ def format_hkd(minor_units: int, locale: str | None = None) -> str:
     """Format an amount in HKD minor units (cents) for the locale, e.g. ``HK$900.00``."""
     if not isinstance(minor_units, int):
         raise TypeError("money is handled in integer minor units")
-    return format_currency(
-        Decimal(minor_units) / 100, "HKD", locale=locale or current_locale()
-    )
+    return format_currency(Decimal(minor_units) / 100, "HKD", locale=_format_locale(locale))
 
 
-def format_day(value: date | datetime, fmt: str = "long") -> str:
-    return format_date(value, fmt)
+def _format_locale(locale: str | None = None) -> str:
+    return FORMAT_LOCALES.get(locale or current_locale(), "en_HK")
 
 
-def format_moment(value: datetime, fmt: str = "medium") -> str:
-    return format_datetime(value, fmt)
+def format_day(value: date | datetime, fmt: str = "long", locale: str | None = None) -> str:
+    """A date (a moment is first put in Hong Kong time), e.g. ``24 November 2026``."""
+    if isinstance(value, datetime):
+        value = to_user_timezone(value).date()
+    return format_date(value, fmt, locale=_format_locale(locale))
+
+
+def format_moment(value: datetime, fmt: str = "medium", locale: str | None = None) -> str:
+    """A moment in Hong Kong time, e.g. ``24 Nov 2026, 8:00:00 pm``."""
+    return format_datetime(to_user_timezone(value), fmt, locale=_format_locale(locale))
 
 
 def translations_directories() -> list[str]:

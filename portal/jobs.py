@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from celery import Celery, Task
-from flask import Flask
+from flask import Flask, current_app
 
 #: Periodic jobs: name -> (task, seconds between runs).
 BEAT_SCHEDULE = {
@@ -50,3 +50,14 @@ def init_app(app: Flask) -> Celery:
     import portal.notifications.tasks  # noqa: F401
 
     return celery_app
+
+
+def enqueue(task_name: str, *args: Any) -> None:
+    """Start a job on this Flask app's Celery (eager in the embedded default).
+
+    Going through the app's own Celery, rather than the process-wide default one, keeps
+    each job bound to the app that asked for it, even when one process builds several
+    apps (tests, a multi-tenant host).
+    """
+    celery_app: Celery = current_app.extensions["celery"]
+    celery_app.tasks[task_name].delay(*args)

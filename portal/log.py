@@ -50,7 +50,8 @@ def init_app(app: Flask) -> None:
     )
     handler.addFilter(RequestContextFilter())
     portal_logger = logging.getLogger("portal")
-    if not any(isinstance(f, RequestContextFilter) for h in portal_logger.handlers for f in h.filters):
+    installed = [f for h in portal_logger.handlers for f in h.filters]
+    if not any(isinstance(f, RequestContextFilter) for f in installed):
         portal_logger.addHandler(handler)
     portal_logger.setLevel(logging.INFO)
     portal_logger.propagate = False

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import io
 import secrets
 from urllib.parse import urlsplit
 
-from flask import Flask, g, request
+from flask import Flask, abort, g, request
 from flask.sessions import SecureCookieSessionInterface
 from flask_login import current_user
 from werkzeug.middleware.proxy_fix import ProxyFix
@@ -41,6 +42,26 @@ def is_safe_next(target: str | None) -> bool:
 
 def safe_next(target: str | None, default: str) -> str:
     return target if is_safe_next(target) else default
+
+
+def init_body_limit(app: Flask) -> None:
+    """Answer 413 to an over-large chunked body too.
+
+    With no Content-Length, Werkzeug stops reading at MAX_CONTENT_LENGTH and parses what
+    it got, silently cutting the body short. The body is read here first, before CSRF
+    protection parses the form, so that a body over the limit is refused whole.
+    """
+
+    @app.before_request
+    def _limit_chunked_body() -> None:
+        limit = app.config.get("MAX_CONTENT_LENGTH")
+        if not limit or "chunked" not in request.headers.get("Transfer-Encoding", "").lower():
+            return
+        data = request.environ["wsgi.input"].read(limit + 1)
+        if len(data) > limit:
+            abort(413)
+        request.environ["wsgi.input"] = io.BytesIO(data)
+        request.environ["wsgi.input_terminated"] = True
 
 
 def init_app(app: Flask) -> None:

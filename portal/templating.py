@@ -41,7 +41,9 @@ def navigation() -> list[dict[str, Any]]:
                       "active": endpoint == "identity.sign_in"})
         items.append({"href": url_for("identity.register"), "text": _("Create an account"),
                       "active": endpoint == "identity.register"})
-    items.append({"href": url_for("core.help"), "text": _("Help"), "active": endpoint == "core.help"})
+    items.append(
+        {"href": url_for("core.help"), "text": _("Help"), "active": endpoint == "core.help"}
+    )
     return items
 
 

@@ -241,7 +241,9 @@ ROLE_LABELS = {
 
 
 class StaffCreateForm(PortalForm):
-    email = EmailField(_l("Email address"), [InputRequired(_l("Enter the staff member's email address"))])
+    email = EmailField(
+        _l("Email address"), [InputRequired(_l("Enter the staff member's email address"))]
+    )
     name_en = TextField(
         _l("Full name in English"),
         [InputRequired(_l("Enter the staff member's full name in English")), validate_name_en],

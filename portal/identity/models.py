@@ -137,7 +137,7 @@ class UserSession(db.Model):
 
 
 class TokenPurpose(enum.StrEnum):
-    PASSWORD_RESET = "password_reset"
+    PASSWORD_RESET = "password_reset"  # noqa: S105 - a purpose name, not a password
     STAFF_INVITATION = "staff_invitation"
 
 

@@ -1,0 +1,80 @@
+"""The ``portal`` command."""
+
+from __future__ import annotations
+
+from sqlalchemy import func, select
+
+from portal.extensions import db
+from portal.identity.models import Department, User
+
+
+def test_demo_loads_the_demo_accounts_once(app):
+    runner = app.test_cli_runner()
+    result = runner.invoke(args=["demo"])
+    assert result.exit_code == 0, result.output
+    assert "chan.taiman@example.com" in result.output
+    assert "JBSWY3DPEHPK3PXP" in result.output
+    again = runner.invoke(args=["demo"])
+    assert "0 new records" in again.output
+    assert db.session.scalar(select(func.count()).select_from(User)) == 3
+    officer = db.session.scalar(select(User).where(User.email == "officer.td@example.com"))
+    assert officer.department.code == "TD"
+    assert officer.totp_confirmed_at is not None
+
+
+def test_demo_refuses_a_database_other_than_the_embedded_default(app):
+    app.config["EMBEDDED"] = False
+    try:
+        result = app.test_cli_runner().invoke(args=["demo"])
+    finally:
+        app.config["EMBEDDED"] = app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite")
+    assert result.exit_code != 0
+    assert "only loaded into the embedded default" in result.output
+
+
+def test_staff_create_invites_the_new_member(app, smtp_sink, create_department):
+    create_department("TD")
+    result = app.test_cli_runner().invoke(args=[
+        "staff", "create", "--email", "Supervisor.TD@example.com", "--name", "CHEUNG Ka Fai",
+        "--role", "supervisor", "--department", "td",
+    ])
+    assert result.exit_code == 0, result.output
+    user = db.session.scalar(select(User).where(User.email == "supervisor.td@example.com"))
+    assert user.role == "supervisor"
+    assert user.department.code == "TD"
+    [message] = smtp_sink.wait_for("supervisor.td@example.com")
+    assert "/invitation/" in message.get_body(("plain",)).get_content()
+
+
+def test_staff_create_with_a_password_prompt(app):
+    result = app.test_cli_runner().invoke(
+        args=["staff", "create", "--email", "pa@example.com", "--name", "WONG Siu Ming",
+              "--role", "portal_admin", "--password"],
+        input="Kowloon-Walled-City-93\nKowloon-Walled-City-93\n",
+    )
+    assert result.exit_code == 0, result.output
+    assert db.session.scalar(select(User).where(User.email == "pa@example.com")).password_hash
+
+
+def test_staff_create_refuses_bad_input(app, create_department):
+    runner = app.test_cli_runner()
+    no_dept = runner.invoke(args=["staff", "create", "--email", "a@example.com", "--name", "A B",
+                                  "--role", "officer"])
+    assert no_dept.exit_code != 0
+    unknown = runner.invoke(args=["staff", "create", "--email", "a@example.com", "--name", "A B",
+                                  "--role", "officer", "--department", "XX"])
+    assert "No department" in unknown.output
+    weak = runner.invoke(args=["staff", "create", "--email", "a@example.com", "--name", "A B",
+                               "--role", "portal_admin", "--password"], input="password1234\npassword1234\n")
+    assert weak.exit_code != 0
+    assert db.session.scalar(select(func.count()).select_from(User)) == 0
+
+
+def test_departments_add_and_list(app):
+    runner = app.test_cli_runner()
+    result = runner.invoke(args=["departments", "add", "lcsd", "--name-en",
+                                 "Leisure and Cultural Services Department", "--name-zh", "康樂及文化事務署"])
+    assert result.exit_code == 0
+    assert db.session.scalar(select(Department)).code == "LCSD"
+    assert "康樂及文化事務署" in runner.invoke(args=["departments", "list"]).output
+    assert runner.invoke(args=["departments", "add", "LCSD", "--name-en", "x", "--name-zh", "y"]).exit_code != 0

@@ -1,0 +1,101 @@
+"""Every page in the visitor's language; the switch keeps them on the same page."""
+
+from __future__ import annotations
+
+import pytest
+
+from portal.i18n import format_hkd, locale_from_accept_language
+from portal.testing.helpers import post_form
+
+
+@pytest.mark.parametrize(
+    ("header", "expected"),
+    [
+        ("zh-HK", "zh_Hant_HK"),
+        ("zh-TW,zh;q=0.9", "zh_Hant_HK"),
+        ("zh-Hant", "zh_Hant_HK"),
+        ("zh", "zh_Hant_HK"),
+        ("en-GB,en;q=0.9,zh-HK;q=0.5", "en"),
+        ("fr-FR,zh-HK;q=0.8", "zh_Hant_HK"),
+        ("zh-CN", "en"),
+        ("", "en"),
+    ],
+)
+def test_first_visit_follows_accept_language(client, header, expected):
+    response = client.get("/", headers={"Accept-Language": header} if header else {})
+    lang = "zh-HK" if expected == "zh_Hant_HK" else "en"
+    assert f'<html lang="{lang}"' in response.get_data(as_text=True)
+
+
+def test_accept_language_parsing_order():
+    assert locale_from_accept_language([("de", 1.0), ("zh-mo", 0.5)]) == "zh_Hant_HK"
+
+
+@pytest.mark.parametrize(
+    "url", ["/", "/sign-in", "/register", "/help", "/accessibility", "/privacy", "/cookies",
+            "/password/forgotten", "/confirm-email/resend", "/no-such-page"]
+)
+def test_public_pages_are_in_chinese_with_no_english_left(client, url):
+    client.get("/language/zh-hk")
+    page = client.get(url).get_data(as_text=True)
+    assert '<html lang="zh-HK"' in page
+    assert "香港數碼服務平台" in page
+    for english in ("Sign in", "Create an account", "Skip to main content", "Help"):
+        assert english not in page, (url, english)
+
+
+def test_the_language_switch_keeps_you_on_the_same_page(client):
+    response = client.get("/language/zh-hk?next=/help")
+    assert response.headers["Location"] == "/help"
+    assert '<html lang="zh-HK"' in client.get("/help").get_data(as_text=True)
+    page = client.get("/help").get_data(as_text=True)
+    assert 'href="/language/en?next=/help"' in page
+
+
+def test_the_language_switch_refuses_to_leave_the_portal(client):
+    response = client.get("/language/zh-hk?next=https://elsewhere.example/")
+    assert response.headers["Location"] == "/"
+
+
+def test_the_choice_is_saved_in_the_profile(client, create_user, sign_in, app):
+    user = create_user()
+    sign_in(client)
+    client.get("/language/zh-hk?next=/dashboard")
+    from portal.extensions import db
+
+    db.session.refresh(user)
+    assert user.preferred_language == "zh_Hant_HK"
+    # A new browser signs in and gets Chinese from the profile.
+    other = app.test_client()
+    sign_in(other)
+    assert '<html lang="zh-HK"' in other.get("/dashboard").get_data(as_text=True)
+
+
+def test_error_summary_and_messages_are_translated(client):
+    client.get("/language/zh-hk")
+    page = post_form(client, "/sign-in", {}).get_data(as_text=True)
+    assert "<title>錯誤：" in page
+    assert "出現問題" in page or "有問題" in page
+
+
+def test_money_is_formatted_for_each_locale():
+    assert format_hkd(90000, "en") == "HK$900.00"
+    assert format_hkd(123456789, "zh_Hant_HK") == "HK$1,234,567.89"
+    with pytest.raises(TypeError):
+        format_hkd(9.5, "en")  # type: ignore[arg-type]
+
+
+def test_dates_are_formatted_for_each_locale(app):
+    from datetime import datetime
+    from zoneinfo import ZoneInfo
+
+    from flask_babel import force_locale
+
+    from portal.i18n import format_day
+
+    moment = datetime(2026, 11, 24, 20, 0, tzinfo=ZoneInfo("UTC"))
+    with app.test_request_context("/"):
+        with force_locale("en"):
+            assert format_day(moment) == "25 November 2026"
+        with force_locale("zh_Hant_HK"):
+            assert format_day(moment) == "2026年11月25日"
