@@ -18,6 +18,7 @@ from flask import (
 )
 from flask_babel import gettext as _
 from flask_login import current_user
+from sqlalchemy.exc import IntegrityError
 
 from portal.crypto import blind_index, protect
 from portal.database import utcnow
@@ -85,10 +86,15 @@ def register() -> Any:
                 role=Role.CITIZEN,
             )
             util.set_password(user, form.password.data)
-            db.session.add(user)
-            db.session.flush()
-            util.send_confirmation_email(user)
-            db.session.commit()
+            try:
+                db.session.add(user)
+                db.session.flush()
+                util.send_confirmation_email(user)
+                db.session.commit()
+            except IntegrityError:
+                # Two submissions raced (a double click, two tabs): the other one made
+                # the account and sent its link; this one changes nothing more.
+                db.session.rollback()
         session["confirmation_sent_to"] = form.email.data
         return redirect(url_for("identity.check_email"))
     return render_template("identity/register.html", form=form)

@@ -81,8 +81,9 @@ def _staff(path: str, *, admin: bool = False) -> Callable[[Setup], None]:
     def setup(s: Setup) -> None:
         create_staff = s.fixture("create_staff")
         if admin:
-            user = create_staff(email="admin@example.com", role="portal_admin",
-                                department_code=None)
+            user = create_staff(
+                email="admin@example.com", role="portal_admin", department_code=None
+            )
         else:
             user = create_staff()
         sign_in_staff(s.page, user)
@@ -105,8 +106,9 @@ def _security_code_with_error(s: Setup) -> None:
 
 def _enrolment(s: Setup) -> None:
     department = s.fixture("create_department")("TD")
-    user = s.fixture("create_user")("new.officer@example.com", role="officer",
-                                    department=department)
+    user = s.fixture("create_user")(
+        "new.officer@example.com", role="officer", department=department
+    )
     sign_in(s.page, user.email)
     s.page.wait_for_url(re.compile(r"/sign-in/set-up-security-code$"))
     s.open("/sign-in/set-up-security-code")
@@ -150,9 +152,11 @@ def test_page_has_no_wcag_21_aa_violations(name, language, new_context, request)
     documents: list[tuple[str, int]] = []
     page.on(
         "response",
-        lambda r: documents.append((r.url, r.status))
-        if r.request.resource_type == "document" and r.request.frame == page.main_frame
-        else None,
+        lambda r: (
+            documents.append((r.url, r.status))
+            if r.request.resource_type == "document" and r.request.frame == page.main_frame
+            else None
+        ),
     )
     setup, status = PAGES[name]
     setup(Setup(page, language, request))

@@ -9,6 +9,7 @@ import pytest
 from playwright.sync_api import expect
 
 from portal.testing.helpers import links_in, path_of
+from portal.testing.plugin import DEFAULT_PASSWORD, current_totp
 from tests.browser.support import sign_in, submit_form, zh
 
 pytestmark = pytest.mark.browser
@@ -73,8 +74,6 @@ def test_staff_signs_in_with_password_and_security_code(page, create_staff):
     expect(page).to_have_url(re.compile(r"/sign-in/security-code$"))
     expect(page.locator("h1")).to_have_text("Enter your security code")
 
-    from portal.testing.plugin import current_totp
-
     page.fill("#code", current_totp(officer.test_totp_secret))
     submit_form(page)
     expect(page).to_have_url(re.compile(r"/staff/$"))
@@ -85,8 +84,9 @@ def test_staff_signs_in_with_password_and_security_code(page, create_staff):
 def test_staff_without_security_code_sets_one_up_at_first_sign_in(
     page, create_user, create_department
 ):
-    officer = create_user("new.officer@example.com", role="officer",
-                          department=create_department("TD"))
+    officer = create_user(
+        "new.officer@example.com", role="officer", department=create_department("TD")
+    )
     sign_in(page, officer.email)
     expect(page).to_have_url(re.compile(r"/sign-in/set-up-security-code$"))
     expect(page.locator("h1")).to_have_text("Set up your security code")
@@ -130,13 +130,57 @@ def test_an_empty_sign_in_form_shows_an_error_summary_linked_to_the_fields(page)
     expect(page.locator("#email")).to_be_focused()
 
 
+def test_staff_keep_the_language_they_chose_before_signing_in(page, create_staff):
+    # The officer's profile says English, but they switch to Chinese on the sign-in page:
+    # the choice made with the switch comes first, as it does for citizens.
+    officer = create_staff(preferred_language="en")
+    page.goto("/language/zh-hk?next=/sign-in")
+    expect(page.locator("html")).to_have_attribute("lang", "zh-HK")
+    page.fill("#email", officer.email)
+    page.fill("#password", DEFAULT_PASSWORD)
+    submit_form(page)
+
+    expect(page).to_have_url(re.compile(r"/sign-in/security-code$"))
+    expect(page.locator("html")).to_have_attribute("lang", "zh-HK")
+    expect(page.locator("h1")).to_have_text(zh("Enter your security code"))
+    page.fill("#code", current_totp(officer.test_totp_secret))
+    submit_form(page)
+    expect(page).to_have_url(re.compile(r"/staff/$"))
+    expect(page.locator("html")).to_have_attribute("lang", "zh-HK")
+    expect(page.locator("h1")).to_have_text(zh("Staff home"))
+
+
 @pytest.mark.parametrize("language", ["en", "zh-hk"])
 def test_home_page_does_not_scroll_sideways_on_a_phone(new_context, language):
-    page = new_context(viewport={"width": 375, "height": 800}, is_mobile=True,
-                       has_touch=True).new_page()
+    page = new_context(
+        viewport={"width": 375, "height": 800}, is_mobile=True, has_touch=True
+    ).new_page()
     page.goto(f"/language/{language}?next=/")
     expect(page.locator("html")).to_have_attribute("lang", "en" if language == "en" else "zh-HK")
     widths = page.evaluate(
         "() => ({scroll: document.documentElement.scrollWidth, inner: window.innerWidth})"
     )
+    assert widths["scroll"] <= widths["inner"], widths
+
+
+_SCROLL_WIDTHS = """() => ({
+    scroll: document.documentElement.scrollWidth,
+    inner: window.innerWidth,
+    wider: [...document.querySelectorAll("main *")]
+        .filter(el => el.scrollWidth > el.clientWidth + 1 && el.clientWidth > 0
+                      && getComputedStyle(el).display !== "inline"
+                      && getComputedStyle(el).overflowX === "visible")
+        .map(el => el.outerHTML.slice(0, 160)).slice(-3),
+})"""
+
+
+@pytest.mark.parametrize("language", ["en", "zh-hk"])
+@pytest.mark.parametrize(
+    "path", ["/", "/sign-in", "/register", "/help", "/accessibility", "/privacy"]
+)
+def test_text_pages_reflow_at_320_css_pixels(new_context, path, language):
+    """WCAG 1.4.10 Reflow: no sideways scrolling at 320 px (400% zoom of 1280 px)."""
+    page = new_context(viewport={"width": 320, "height": 800}).new_page()
+    page.goto(f"/language/{language}?next={path}")
+    widths = page.evaluate(_SCROLL_WIDTHS)
     assert widths["scroll"] <= widths["inner"], widths
