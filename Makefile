@@ -8,8 +8,7 @@ PORT ?= 5000
 # poppler-utils for reading PDFs in tests.
 DEB_PACKAGES := libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 fonts-noto-cjk chromium poppler-utils
 
-.PHONY: run test setup system-packages python assets translations translations-check lint \
-        db demo wheel bench clean
+.PHONY: run test setup system-packages python assets translations lint wheel bench clean
 
 run: setup
 	@mkdir -p instance

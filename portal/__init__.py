@@ -24,7 +24,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
 
     :param config: settings applied last, over the defaults and ``PORTAL_*`` variables.
     """
-    instance_path = os.environ.get("PORTAL_INSTANCE_PATH") or (config or {}).get("INSTANCE_PATH")
+    instance_path = (config or {}).get("INSTANCE_PATH") or os.environ.get("PORTAL_INSTANCE_PATH")
     app = Flask(
         __name__,
         instance_path=str(Path(instance_path).resolve()) if instance_path else None,
@@ -89,7 +89,9 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
 def _normalise_config(app: Flask) -> None:
     cfg = app.config
     cfg["ENVIRONMENT"] = str(cfg.get("ENVIRONMENT") or "production")
-    if cfg.get("DEBUG") and cfg["ENVIRONMENT"] != "development":
+    debug_asked = cfg.get("DEBUG") or os.environ.get("FLASK_DEBUG", "").lower() in {"1", "true"}
+    if debug_asked and cfg["ENVIRONMENT"] != "development":
+        # Also catches `portal --debug run` and FLASK_DEBUG, which Flask applies later.
         raise RuntimeError("Debug mode is only allowed with PORTAL_ENVIRONMENT=development.")
 
     database_url = cfg.get("DATABASE_URL") or cfg.get("SQLALCHEMY_DATABASE_URI")
@@ -112,7 +114,7 @@ def _normalise_config(app: Flask) -> None:
     cfg["EMBEDDED"] = database_url.startswith("sqlite")
 
     if not cfg.get("SECRET_KEY"):
-        if cfg["ENVIRONMENT"] == "production" and not cfg["EMBEDDED"]:
+        if cfg["ENVIRONMENT"] != "development" and not cfg["EMBEDDED"]:
             raise RuntimeError("Set PORTAL_SECRET_KEY: a production database needs a fixed key.")
         cfg["SECRET_KEY"] = _instance_secret(app)
 

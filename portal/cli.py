@@ -101,6 +101,11 @@ def staff_create_command(
         department_id=department.id if department else None, password=password,
     )
     if invite:
+        if not current_app.config.get("PUBLIC_BASE_URL"):
+            click.echo(
+                "Warning: PORTAL_PUBLIC_BASE_URL is not set; the invitation link will point "
+                "to http://127.0.0.1:5000.", err=True,
+            )
         util.send_staff_invitation(user)
     db.session.commit()
     click.echo(f"Created {role} {user.email}" + (" and emailed an invitation." if invite else "."))

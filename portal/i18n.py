@@ -56,15 +56,17 @@ def normalise_locale(value: str | None) -> str | None:
 def select_locale() -> str:
     if not has_request_context():
         return ENGLISH
+    offered = current_app.config["LANGUAGES"]
     chosen = normalise_locale(session.get("locale"))
-    if chosen:
+    if chosen in offered:
         return chosen
     from flask_login import current_user
 
     preferred = normalise_locale(getattr(current_user, "preferred_language", None))
-    if preferred:
+    if preferred in offered:
         return preferred
-    return locale_from_accept_language(list(request.accept_languages))
+    from_browser = locale_from_accept_language(list(request.accept_languages))
+    return from_browser if from_browser in offered else current_app.config["BABEL_DEFAULT_LOCALE"]
 
 
 def current_locale() -> str:

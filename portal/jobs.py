@@ -35,7 +35,8 @@ def init_app(app: Flask) -> Celery:
         task_ignore_result=True,
         task_always_eager=not broker,
         # An eager job's failure must not break the request that queued it: the outbox
-        # row keeps the failure and the periodic job retries it.
+        # row keeps the failure and a later sweep (beat, or see ``portal.notifications``
+        # for the embedded default) retries it.
         task_eager_propagates=False,
         task_acks_late=True,
         task_reject_on_worker_lost=True,
@@ -50,6 +51,10 @@ def init_app(app: Flask) -> Celery:
     import portal.notifications.tasks  # noqa: F401
 
     return celery_app
+
+
+def is_eager() -> bool:
+    return bool(current_app.extensions["celery"].conf.task_always_eager)
 
 
 def enqueue(task_name: str, *args: Any) -> None:

@@ -42,12 +42,17 @@ def test_catalogue_holds_exactly_the_strings_in_the_code(extracted, locale):
     assert not stale, f"run `make translations`: no longer in the code: {stale[:10]}"
 
 
+def _forms(value) -> list[str]:
+    """A message's singular and plural forms (ids or translations) as a list."""
+    return list(value) if isinstance(value, tuple | list) else [value]
+
+
 def test_every_chinese_string_is_translated_and_not_fuzzy():
     problems = []
     for message in _po("zh_Hant_HK"):
         if not message.id:
             continue
-        if not message.string:
+        if not all(_forms(message.string)):
             problems.append(f"untranslated: {message.id!r}")
         elif message.fuzzy:
             problems.append(f"fuzzy: {message.id!r}")
@@ -57,15 +62,25 @@ def test_every_chinese_string_is_translated_and_not_fuzzy():
 def test_chinese_strings_keep_placeholders_and_markup():
     problems = []
     for message in _po("zh_Hant_HK"):
-        if message.id and message.string:
-            if sorted(PLACEHOLDER.findall(message.id)) != sorted(PLACEHOLDER.findall(message.string)):
-                problems.append(repr(message.id))
+        if message.id and all(_forms(message.string)):
+            expected = sorted(PLACEHOLDER.findall(_forms(message.id)[-1]))
+            for form in _forms(message.string):
+                if sorted(PLACEHOLDER.findall(form)) != expected:
+                    problems.append(repr(message.id))
     assert not problems, "placeholders differ: " + ", ".join(problems[:10])
 
 
 @pytest.mark.parametrize("locale", ["en", "zh_Hant_HK"])
 def test_compiled_catalogue_matches_its_source(locale):
     with open(TRANSLATIONS / locale / "LC_MESSAGES" / "messages.mo", "rb") as fh:
-        compiled = {m.id: m.string for m in read_mo(fh) if m.id}
-    source = {m.id: m.string for m in _po(locale) if m.id and m.string and not m.fuzzy}
+        compiled = {
+            tuple(_forms(m.id)): tuple(_forms(m.string))
+            for m in read_mo(fh)
+            # pybabel writes an untranslated plural as its own source text
+            if m.id and not (isinstance(m.id, tuple | list) and tuple(m.id) == tuple(m.string))
+        }
+    source = {
+        tuple(_forms(m.id)): tuple(_forms(m.string))
+        for m in _po(locale) if m.id and all(_forms(m.string)) and not m.fuzzy
+    }
     assert compiled == source, "run `make translations` to compile the catalogue"

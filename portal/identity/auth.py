@@ -112,8 +112,6 @@ def load_user(token: str) -> User | None:
 
 
 def _unauthorised() -> Any:
-    if request.blueprint == "backoffice":
-        return redirect(url_for("identity.sign_in", next=request.full_path.rstrip("?")))
     return redirect(url_for("identity.sign_in", next=request.full_path.rstrip("?")))
 
 

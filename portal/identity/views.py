@@ -158,7 +158,10 @@ def sign_in() -> Any:
             session["confirmation_sent_to"] = user.email
             return redirect(url_for("identity.unconfirmed"))
         if user.is_staff:
+            locale = session.get("locale")
             session.clear()
+            if locale:
+                session["locale"] = locale
             session["second_factor"] = {
                 "user_id": user.id,
                 "started": int(time.time()),

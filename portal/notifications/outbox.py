@@ -8,6 +8,7 @@ started, so a rolled-back action sends nothing and a committed one cannot lose i
 from __future__ import annotations
 
 import re
+import time
 from typing import Any
 
 from flask import current_app, has_request_context, render_template, request, url_for
@@ -20,6 +21,8 @@ from portal.extensions import db
 from portal.notifications.models import OutboxEmail
 
 _PENDING_KEY = "portal_outbox_pending"
+SWEEP_SECONDS = 60.0
+_last_sweep = [0.0]
 _URL = re.compile(r"https?://[^\s<>\"]+")
 
 
@@ -92,10 +95,17 @@ def _dispatch_after_commit(session: Session) -> None:
     pending = session.info.pop(_PENDING_KEY, None)
     if not pending:
         return
-    from portal.jobs import enqueue
+    from portal.jobs import enqueue, is_eager
 
     for email_id in pending:
         enqueue("portal.notifications.tasks.deliver_email", email_id)
+    # With no Celery beat (the embedded default), retries ride along with new mail: at
+    # most once a minute, whatever is due is tried again. `portal outbox deliver` and
+    # beat do the same on their own schedule.
+    now = time.monotonic()
+    if is_eager() and now - _last_sweep[0] > SWEEP_SECONDS:
+        _last_sweep[0] = now
+        enqueue("portal.notifications.tasks.deliver_due_emails")
 
 
 @event.listens_for(Session, "after_rollback")

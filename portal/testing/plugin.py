@@ -260,9 +260,8 @@ def create_staff(create_user: Callable[..., Any], create_department: Callable[..
         import pyotp
 
         secret = kwargs.pop("totp_secret", None) or pyotp.random_base32()
-        department = create_department(department_code) if department_code else None
-        if role == "portal_admin":
-            department = None
+        needs_department = department_code and role != "portal_admin"
+        department = create_department(department_code) if needs_department else None
         user = create_user(email, role=role, department=department, totp_secret=secret, **kwargs)
         user.test_totp_secret = secret
         return user

@@ -6,6 +6,7 @@ import re
 from functools import cache
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import pytest
 
@@ -47,23 +48,34 @@ def submit_form(page: Any) -> None:
         page.locator("main form[method=post] button[type=submit]").first.click()
 
 
-def sign_in(page: Any, email: str, password: str = DEFAULT_PASSWORD) -> None:
+def _ends_at(path: str) -> re.Pattern[str]:
+    return re.compile(re.escape(path) + "$")
+
+
+def sign_in(
+    page: Any, email: str, password: str = DEFAULT_PASSWORD, *, next_path: str | None = None
+) -> None:
     """Sign in through the real form; the page ends wherever the portal sends the person."""
-    page.goto("/sign-in")
+    page.goto("/sign-in" + (f"?next={quote(next_path)}" if next_path else ""))
     page.fill("#email", email)
     page.fill("#password", password)
     submit_form(page)
 
 
-def sign_in_citizen(page: Any, email: str, password: str = DEFAULT_PASSWORD) -> None:
-    sign_in(page, email, password)
-    page.wait_for_url(re.compile(r"/dashboard$"))
+def sign_in_citizen(
+    page: Any, email: str, password: str = DEFAULT_PASSWORD, *, next_path: str = "/dashboard"
+) -> None:
+    """Sign a citizen in; the page ends at ``next_path`` (by default the dashboard)."""
+    sign_in(page, email, password, next_path=next_path)
+    page.wait_for_url(_ends_at(next_path))
 
 
-def sign_in_staff(page: Any, user: Any, password: str = DEFAULT_PASSWORD) -> None:
-    """Password, then the current TOTP code of ``user.test_totp_secret``: ends at staff home."""
-    sign_in(page, user.email, password)
-    page.wait_for_url(re.compile(r"/sign-in/security-code$"))
+def sign_in_staff(
+    page: Any, user: Any, password: str = DEFAULT_PASSWORD, *, next_path: str = "/staff/"
+) -> None:
+    """Password, then the current code of ``user.test_totp_secret``; ends at ``next_path``."""
+    sign_in(page, user.email, password, next_path=next_path)
+    page.wait_for_url(_ends_at("/sign-in/security-code"))
     page.fill("#code", current_totp(user.test_totp_secret))
     submit_form(page)
-    page.wait_for_url(re.compile(r"/staff/$"))
+    page.wait_for_url(_ends_at(next_path))

@@ -64,7 +64,7 @@ def _submitted_empty(path: str) -> Callable[[Setup], None]:
 def _citizen(path: str) -> Callable[[Setup], None]:
     def setup(s: Setup) -> None:
         user = s.fixture("create_user")("citizen@example.com")
-        sign_in_citizen(s.page, user.email)
+        sign_in_citizen(s.page, user.email, next_path=path)
         s.open(path)
 
     return setup
@@ -86,7 +86,7 @@ def _staff(path: str, *, admin: bool = False) -> Callable[[Setup], None]:
             )
         else:
             user = create_staff()
-        sign_in_staff(s.page, user)
+        sign_in_staff(s.page, user, next_path=path)
         s.open(path)
 
     return setup

@@ -166,11 +166,14 @@ def test_home_page_does_not_scroll_sideways_on_a_phone(new_context, language):
 _SCROLL_WIDTHS = """() => ({
     scroll: document.documentElement.scrollWidth,
     inner: window.innerWidth,
+    // The innermost blocks whose content sticks out of them.
     wider: [...document.querySelectorAll("main *")]
         .filter(el => el.scrollWidth > el.clientWidth + 1 && el.clientWidth > 0
                       && getComputedStyle(el).display !== "inline"
                       && getComputedStyle(el).overflowX === "visible")
-        .map(el => el.outerHTML.slice(0, 160)).slice(-3),
+        .slice(-2)
+        .map(el => `<${el.tagName.toLowerCase()} class="${el.className}">`
+                   + el.textContent.trim().slice(0, 160)),
 })"""
 
 
