@@ -14,8 +14,14 @@ from pathlib import Path
 
 from babel.dates import format_date, format_datetime
 from babel.numbers import format_currency
-from flask import Flask, current_app, has_request_context, request, session
-from flask_babel import Babel, get_locale, to_user_timezone
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import flask_babel
+
+from flask import Flask, current_app, g, has_request_context, request, session
+from flask_babel import Babel, get_locale, get_translations, to_user_timezone
 
 ENGLISH = "en"
 CHINESE = "zh_Hant_HK"
@@ -104,11 +110,43 @@ def translations_directories() -> list[str]:
     return [str(Path(__file__).parent / "translations")]
 
 
+def _request_translations() -> Any:
+    """The request's catalogue, looked up once per request rather than once per string.
+
+    A page has dozens of strings; Flask-Babel's lookup walks several context proxies
+    each time, which was most of the cost of rendering a page.
+    """
+    if not has_request_context():
+        return get_translations()
+    translations = g.get("_portal_translations")
+    if translations is None:
+        translations = g._portal_translations = get_translations()
+    return translations
+
+
+@contextmanager
+def force_locale(locale: str) -> Iterator[None]:
+    """Render in ``locale`` for a moment (an email in the recipient's language)."""
+    with flask_babel.force_locale(locale):
+        if has_request_context():
+            g.pop("_portal_translations", None)
+        try:
+            yield
+        finally:
+            if has_request_context():
+                g.pop("_portal_translations", None)
+
+
 def init_app(app: Flask, babel: Babel) -> None:
     app.config.setdefault("BABEL_TRANSLATION_DIRECTORIES", ";".join(translations_directories()))
     babel.init_app(app, locale_selector=select_locale)
     app.jinja_env.add_extension("jinja2.ext.i18n")
     app.jinja_env.policies["ext.i18n.trimmed"] = True
+    app.jinja_env.install_gettext_callables(  # type: ignore[attr-defined]
+        gettext=lambda s: _request_translations().ugettext(s),
+        ngettext=lambda s, p, n: _request_translations().ungettext(s, p, n),
+        newstyle=True,
+    )
     app.jinja_env.filters["hkd"] = format_hkd
     app.jinja_env.filters["day"] = format_day
     app.jinja_env.filters["moment"] = format_moment

@@ -17,6 +17,7 @@ from typing import Any, TypeVar
 from flask import Flask, abort, current_app, g, redirect, request, session, url_for
 from flask_login import current_user, login_user, logout_user
 from sqlalchemy import select, update
+from sqlalchemy.orm import joinedload
 
 from portal.crypto import token_digest
 from portal.database import utcnow
@@ -87,9 +88,9 @@ def end_all_sessions(user: User, *, except_current: bool = False) -> None:
 @login_manager.user_loader
 def load_user(token: str) -> User | None:
     row = db.session.scalar(
-        select(UserSession).where(
-            UserSession.token_digest == token_digest(token), UserSession.ended_at.is_(None)
-        )
+        select(UserSession)
+        .options(joinedload(UserSession.user))
+        .where(UserSession.token_digest == token_digest(token), UserSession.ended_at.is_(None))
     )
     if row is None:
         return None

@@ -12,12 +12,12 @@ import time
 from typing import Any
 
 from flask import current_app, has_request_context, render_template, request, url_for
-from flask_babel import force_locale
 from markupsafe import Markup, escape
 from sqlalchemy import event
 from sqlalchemy.orm import Session
 
 from portal.extensions import db
+from portal.i18n import force_locale
 from portal.notifications.models import OutboxEmail
 
 _PENDING_KEY = "portal_outbox_pending"

@@ -15,7 +15,7 @@ from urllib.parse import quote
 import pytest
 from axe_playwright_python.sync_playwright import Axe
 
-from tests.browser.support import sign_in, sign_in_citizen, sign_in_staff, submit_form
+from tests.browser.support import sign_in, sign_in_citizen, sign_in_staff, submit_form, zh
 
 pytestmark = pytest.mark.browser
 
@@ -46,6 +46,12 @@ class Setup:
         assert self.page.url.endswith(path), self.page.url
 
 
+def _shows_errors(s: Setup) -> None:
+    assert s.page.locator(".govuk-error-summary").count() == 1, "no error summary"
+    prefix = "Error:" if s.language == "en" else zh("Error:")
+    assert s.page.title().startswith(prefix), s.page.title()
+
+
 def _public(path: str) -> Callable[[Setup], None]:
     def setup(s: Setup) -> None:
         s.open(path)
@@ -57,6 +63,7 @@ def _submitted_empty(path: str) -> Callable[[Setup], None]:
     def setup(s: Setup) -> None:
         s.open(path)
         submit_form(s.page)
+        _shows_errors(s)
 
     return setup
 
@@ -74,7 +81,7 @@ def _details_with_error(s: Setup) -> None:
     _citizen("/account/details")(s)
     s.page.fill("#mobile", "123")
     submit_form(s.page)
-    assert s.page.locator(".govuk-error-summary").count() == 1
+    _shows_errors(s)
 
 
 def _staff(path: str, *, admin: bool = False) -> Callable[[Setup], None]:
@@ -102,6 +109,7 @@ def _security_code(s: Setup) -> None:
 def _security_code_with_error(s: Setup) -> None:
     _security_code(s)
     submit_form(s.page)
+    _shows_errors(s)
 
 
 def _enrolment(s: Setup) -> None:
