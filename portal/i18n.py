@@ -8,18 +8,16 @@ Accept-Language, where any Traditional Chinese or Hong Kong/Taiwan tag (and plai
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import date, datetime
 from decimal import Decimal
 from pathlib import Path
-
-from babel.dates import format_date, format_datetime
-from babel.numbers import format_currency
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Any
 
 import flask_babel
-
+from babel.dates import format_date, format_datetime
+from babel.numbers import format_currency
 from flask import Flask, current_app, g, has_request_context, request, session
 from flask_babel import Babel, get_locale, get_translations, to_user_timezone
 

@@ -32,10 +32,10 @@ _TOUCH_EVERY = timedelta(seconds=60)
 
 def start_session(user: User, *, second_factor: bool = False) -> UserSession:
     """Sign ``user`` in with a fresh session; the old cookie session is discarded."""
-    locale = session.get("locale")
+    kept = {key: session[key] for key in ("locale", "_flashes") if key in session}
     session.clear()
-    if locale:
-        session["locale"] = locale
+    # The language choice and any message waiting to be shown survive the new session.
+    session.update(kept)
     token = secrets.token_urlsafe(32)
     now = utcnow()
     row = UserSession(
