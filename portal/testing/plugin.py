@@ -271,9 +271,9 @@ def create_staff(create_user: Callable[..., Any], create_department: Callable[..
 
 def current_totp(secret: str, used_step: int | None = None) -> str:
     """A code for ``secret`` that the portal will accept (a step not used before)."""
-    import pyotp
+    from portal.identity.util import TOTP
 
-    totp = pyotp.TOTP(secret)
+    totp = TOTP(secret)
     step = int(time.time()) // totp.interval
     if used_step is not None and step <= used_step:
         step = used_step + 1

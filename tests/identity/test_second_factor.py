@@ -113,3 +113,13 @@ def test_department_roles_need_a_department(client, create_staff, sign_in_staff)
     }).get_data(as_text=True)
     assert "Select the department this person works in" in page
     assert db.session.scalar(select(User).where(User.email == "x@example.com")) is None
+
+
+def test_the_demo_officer_signs_in_with_the_published_secret(app, client, monkeypatch):
+    monkeypatch.setitem(app.config, "EMBEDDED", True)
+    assert app.test_cli_runner().invoke(args=["demo"]).exit_code == 0
+    response = post_form(client, "/sign-in", {"email": "officer.td@example.com", "password": "Demo-officer-2026"})
+    assert response.headers["Location"] == "/sign-in/security-code"
+    response = post_form(client, "/sign-in/security-code", {"code": current_totp("JBSWY3DPEHPK3PXP")})
+    assert response.headers["Location"] == "/staff/"
+    assert "Transport Department" in client.get("/staff/").get_data(as_text=True)
