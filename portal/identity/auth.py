@@ -16,6 +16,7 @@ from typing import Any, TypeVar
 
 from flask import Flask, abort, current_app, g, redirect, request, session, url_for
 from flask_login import current_user, login_user, logout_user
+from flask_wtf.csrf import generate_csrf
 from sqlalchemy import select, update
 from sqlalchemy.orm import joinedload
 
@@ -34,8 +35,12 @@ def start_session(user: User, *, second_factor: bool = False) -> UserSession:
     """Sign ``user`` in with a fresh session; the old cookie session is discarded."""
     kept = {key: session[key] for key in ("locale", "_flashes") if key in session}
     session.clear()
+    g.pop("csrf_token", None)
     # The language choice and any message waiting to be shown survive the new session.
     session.update(kept)
+    # A fresh CSRF secret for the new session, issued with the sign-in response itself
+    # (every signed-in page carries the sign-out form, which needs one).
+    generate_csrf()
     token = secrets.token_urlsafe(32)
     now = utcnow()
     row = UserSession(
@@ -168,5 +173,7 @@ def staff_required(*roles: Role) -> Callable[[F], F]:
 
 
 def init_app(app: Flask) -> None:
-    login_manager.session_protection = "basic"
+    # Flask-Login's session protection only marks a session "not fresh" when the address
+    # changes; the portal never asks for freshness, and ends sessions on the server instead.
+    login_manager.session_protection = None
     login_manager.unauthorized_handler(_unauthorised)
