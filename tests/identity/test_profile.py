@@ -63,13 +63,21 @@ def test_a_district_must_be_one_of_the_18(client, citizen):
     assert "There is a problem" in page
 
 
-def test_an_hkid_never_reaches_the_logs(client, citizen, caplog):
-    caplog.set_level(logging.DEBUG)
-    post_form(client, "/account/details", {**BASE, "hkid": "A123456(3)"})
-    logging.getLogger("portal").info("leak test A123456(3) and password=hunter2")
-    text = "\n".join(r.getMessage() for r in caplog.records)
-    assert "A123456" not in text
-    assert "hunter2" not in text
+def test_an_hkid_never_reaches_the_logs(client, citizen):
+    from tests.test_logging import Collector
+
+    collector = Collector()
+    logger = logging.getLogger("portal")
+    logger.addHandler(collector)
+    try:
+        post_form(client, "/account/details", {**BASE, "hkid": "A123456(3)"})
+        # Even code that carelessly logs one is masked by the portal's log filter.
+        logging.getLogger("portal.identity").warning("leak test A123456(3) password=hunter2")
+    finally:
+        logger.removeHandler(collector)
+    assert "leak test" in collector.text
+    assert "A123456" not in collector.text
+    assert "hunter2" not in collector.text
 
 
 def test_removing_the_hkid(client, citizen):
