@@ -98,6 +98,9 @@ def test_rate_limits_are_kept_in_redis(redis_url, portal_database_url, smtp_sink
             limiter.reset()
             db.session.remove()
     finally:
+        with application.app_context():
+            db.session.remove()
+            db.engine.dispose()
         for key in server.keys(f"*{prefix}*"):
             server.delete(key)
         # The limiter is one object per process: give it back in-memory storage, as the

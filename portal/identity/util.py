@@ -47,12 +47,8 @@ def read_confirmation_token(token: str) -> User | None:
 
 
 def send_confirmation_email(user: User) -> None:
-    queue_email(
-        recipient=user.email,
-        kind="identity/confirm_email",
-        locale=user.preferred_language,
-        user_id=user.id,
-        name=user.display_name(user.preferred_language),
+    email_user(
+        user, "identity/confirm_email",
         link=external_url("identity.confirm_email", token=make_confirmation_token(user)),
         hours=current_app.config["EMAIL_CONFIRMATION_HOURS"],
     )
@@ -95,32 +91,35 @@ def use_one_time_token(row: OneTimeToken) -> bool:
     return result.rowcount == 1
 
 
-def send_password_reset(user: User) -> None:
-    minutes = current_app.config["PASSWORD_RESET_MINUTES"]
-    token = issue_one_time_token(user, TokenPurpose.PASSWORD_RESET, timedelta(minutes=minutes))
+def email_user(user: User, kind: str, **context: object) -> None:
+    """Queue ``emails/<kind>.txt`` to ``user``, in their language, addressed by name."""
     queue_email(
         recipient=user.email,
-        kind="identity/reset_password",
+        kind=kind,
         locale=user.preferred_language,
         user_id=user.id,
         name=user.display_name(user.preferred_language),
-        link=external_url("identity.reset_password", token=token),
-        minutes=minutes,
+        **context,
     )
+
+
+def send_password_reset(user: User) -> None:
+    minutes = current_app.config["PASSWORD_RESET_MINUTES"]
+    token = issue_one_time_token(user, TokenPurpose.PASSWORD_RESET, timedelta(minutes=minutes))
+    link = external_url("identity.reset_password", token=token)
+    email_user(user, "identity/reset_password", link=link, minutes=minutes)
 
 
 def send_staff_invitation(user: User) -> None:
     days = current_app.config["STAFF_INVITATION_DAYS"]
     token = issue_one_time_token(user, TokenPurpose.STAFF_INVITATION, timedelta(days=days))
-    queue_email(
-        recipient=user.email,
-        kind="identity/staff_invitation",
-        locale=user.preferred_language,
-        user_id=user.id,
-        name=user.display_name(user.preferred_language),
-        link=external_url("identity.accept_invitation", token=token),
-        days=days,
-    )
+    link = external_url("identity.accept_invitation", token=token)
+    email_user(user, "identity/staff_invitation", link=link, days=days)
+
+
+def send_password_changed(user: User) -> None:
+    email_user(user, "identity/password_changed",
+               reset_link=external_url("identity.forgot_password"))
 
 
 def set_password(user: User, password: str) -> None:

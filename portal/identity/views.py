@@ -38,7 +38,7 @@ from portal.identity.forms import (
 from portal.identity.hkid import mask_hkid
 from portal.identity.models import Role, TokenPurpose, User
 from portal.identity.passwords import needs_rehash, verify_password
-from portal.notifications.outbox import external_url, queue_email
+from portal.notifications.outbox import external_url
 from portal.security import safe_next
 
 #: Minutes a password-checked staff member has to give the second factor.
@@ -67,12 +67,8 @@ def register() -> Any:
         if existing is not None:
             # Say the same as for a new account, and tell the owner by email, so the
             # form cannot be used to find out who has an account.
-            queue_email(
-                recipient=existing.email,
-                kind="identity/account_exists",
-                locale=existing.preferred_language,
-                user_id=existing.id,
-                name=existing.display_name(existing.preferred_language),
+            util.email_user(
+                existing, "identity/account_exists",
                 sign_in_link=external_url("identity.sign_in"),
                 reset_link=external_url("identity.forgot_password"),
             )
@@ -283,14 +279,7 @@ def _set_password_from_token(token: str, purpose: TokenPurpose, template: str) -
         # Following the emailed link proves the address is theirs.
         user.email_confirmed_at = user.email_confirmed_at or utcnow()
         end_all_sessions(user)
-        queue_email(
-            recipient=user.email,
-            kind="identity/password_changed",
-            locale=user.preferred_language,
-            user_id=user.id,
-            name=user.display_name(user.preferred_language),
-            reset_link=external_url("identity.forgot_password"),
-        )
+        util.send_password_changed(user)
         db.session.commit()
         if current_user.is_authenticated:
             end_session()
@@ -320,14 +309,7 @@ def change_password() -> Any:
         else:
             util.set_password(current_user, form.password.data)
             end_all_sessions(current_user, except_current=True)
-            queue_email(
-                recipient=current_user.email,
-                kind="identity/password_changed",
-                locale=current_user.preferred_language,
-                user_id=current_user.id,
-                name=current_user.display_name(current_user.preferred_language),
-                reset_link=external_url("identity.forgot_password"),
-            )
+            util.send_password_changed(current_user)
             db.session.commit()
             flash(_("Your password has been changed."), "success")
             return redirect(url_for("identity.account"))
