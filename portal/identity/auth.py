@@ -17,7 +17,7 @@ from typing import Any, TypeVar
 from flask import Flask, abort, current_app, g, redirect, request, session, url_for
 from flask_login import current_user, login_user, logout_user
 from flask_wtf.csrf import generate_csrf
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.orm import joinedload
 
 from portal.crypto import token_digest
@@ -90,13 +90,18 @@ def end_all_sessions(user: User, *, except_current: bool = False) -> None:
     db.session.execute(stmt.values(ended_at=utcnow()))
 
 
+#: Built once: this runs on every signed-in request, and building the statement cost
+#: more than running it.
+_LIVE_SESSION = (
+    select(UserSession)
+    .options(joinedload(UserSession.user))
+    .where(UserSession.token_digest == bindparam("digest"), UserSession.ended_at.is_(None))
+)
+
+
 @login_manager.user_loader
 def load_user(token: str) -> User | None:
-    row = db.session.scalar(
-        select(UserSession)
-        .options(joinedload(UserSession.user))
-        .where(UserSession.token_digest == token_digest(token), UserSession.ended_at.is_(None))
-    )
+    row = db.session.scalar(_LIVE_SESSION, {"digest": token_digest(token)})
     if row is None:
         return None
     cfg = current_app.config
