@@ -76,9 +76,11 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
 
     from portal import templating
     from portal.identity import auth
+    from portal.plugins import manager
 
     auth.init_app(app)
     templating.init_app(app)
+    manager.init_app(app)
 
     from portal.cli import register_commands
 

@@ -26,6 +26,23 @@ def register_commands(app: Flask) -> None:
     app.cli.add_command(staff_group)
     app.cli.add_command(departments_group)
     app.cli.add_command(outbox_group)
+    app.cli.add_command(services_command)
+
+
+@click.command("services")
+@with_appcontext
+def services_command() -> None:
+    """List installed service plugins, their versions and status."""
+    from portal.plugins.manager import services
+
+    registry = services(current_app)
+    if not registry.entries:
+        click.echo("No service plugins are installed (entry point group portal.services).")
+        return
+    click.echo(f"{'service':<24} {'distribution':<28} {'version':<10} status")
+    for entry in registry.entries:
+        status = entry.status + (f": {entry.reason}" if entry.reason else "")
+        click.echo(f"{entry.name:<24} {entry.distribution:<28} {entry.version:<10} {status}")
 
 
 @click.command("demo")

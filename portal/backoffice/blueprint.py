@@ -13,6 +13,9 @@ bp = Blueprint("backoffice", __name__, url_prefix="/staff")
 bp.add_url_rule("/", "home", staff_required()(views.home))
 bp.add_url_rule("/admin/staff", "staff_list", staff_required(Role.PORTAL_ADMIN)(views.staff_list))
 bp.add_url_rule(
+    "/admin/services", "services", staff_required(Role.PORTAL_ADMIN)(views.service_list)
+)
+bp.add_url_rule(
     "/admin/staff/new", "staff_create", staff_required(Role.PORTAL_ADMIN)(views.staff_create),
     methods=["GET", "POST"],
 )

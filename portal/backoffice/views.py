@@ -32,6 +32,12 @@ def staff_list() -> Any:
     return render_template("backoffice/staff_list.html", staff=staff, role_labels=ROLE_LABELS)
 
 
+def service_list() -> Any:
+    from portal.plugins.manager import services
+
+    return render_template("backoffice/services.html", entries=services(current_app).entries)
+
+
 def _department_choices() -> Any:
     locale = current_locale()
     departments = db.session.scalars(select(Department).order_by(Department.code)).all()

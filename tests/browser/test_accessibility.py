@@ -149,6 +149,7 @@ PAGES: dict[str, tuple[Callable[[Setup], None], int]] = {
     "staff-home": (_staff("/staff/"), 200),
     "staff-list": (_staff("/staff/admin/staff", admin=True), 200),
     "staff-new": (_staff("/staff/admin/staff/new", admin=True), 200),
+    "services": (_staff("/staff/admin/services", admin=True), 200),
 }
 
 

@@ -1,0 +1,1 @@
+"""The service platform: hook specifications, the service contract and the plugin manager."""

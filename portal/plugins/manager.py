@@ -1,0 +1,135 @@
+"""Finding, loading and isolating service plugins.
+
+Services are found through the ``portal.services`` entry point group, the built-in ones
+exactly like third-party ones. ``PORTAL_SERVICES`` (a comma-separated list) limits which
+are loaded; empty means all installed. A plugin that fails to import, raises in
+``register_services`` or returns an invalid definition is disabled with the reason, which
+``portal services`` and the administrators' services page show; the portal keeps serving.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from importlib.metadata import EntryPoint, entry_points
+from typing import Any
+
+import pluggy
+from flask import Flask
+
+from portal.plugins import hookspecs
+from portal.plugins.service import InvalidService, ServiceDefinition
+
+GROUP = "portal.services"
+log = logging.getLogger("portal.plugins")
+
+
+@dataclass
+class LoadedService:
+    """One entry point and what became of it."""
+
+    entry_point: str
+    distribution: str
+    version: str
+    status: str  # "active", "disabled" or "not selected"
+    reason: str = ""
+    definition: ServiceDefinition | None = None
+
+    @property
+    def name(self) -> str:
+        return self.definition.name if self.definition else self.entry_point
+
+
+class ServiceRegistry:
+    def __init__(self) -> None:
+        self.entries: list[LoadedService] = []
+        self.plugin_manager = pluggy.PluginManager(hookspecs.PROJECT)
+        self.plugin_manager.add_hookspecs(hookspecs)
+
+    @property
+    def active(self) -> dict[str, ServiceDefinition]:
+        return {
+            e.definition.name: e.definition
+            for e in self.entries
+            if e.status == "active" and e.definition is not None
+        }
+
+    def get(self, name: str) -> ServiceDefinition | None:
+        return self.active.get(name)
+
+    def disable(self, name: str, reason: str) -> None:
+        """Take a service out of use while the portal runs (it raised on a request)."""
+        for entry in self.entries:
+            if entry.name == name and entry.status == "active":
+                entry.status, entry.reason = "disabled", reason
+                log.error("service %s disabled: %s", name, reason)
+
+
+def _distribution(entry_point: EntryPoint) -> tuple[str, str]:
+    dist = getattr(entry_point, "dist", None)
+    if dist is None:
+        return "-", "-"
+    return dist.metadata["Name"] or "-", dist.version or "-"
+
+
+def _register(registry: ServiceRegistry, entry_point: EntryPoint, entry: LoadedService) -> None:
+    plugin = entry_point.load()
+    registry.plugin_manager.register(plugin, name=entry_point.name)
+    impl = registry.plugin_manager.hook.register_services.get_hookimpls()
+    own = [i for i in impl if i.plugin is plugin]
+    if not own:
+        raise InvalidService("the plugin does not implement register_services")
+    contributed: Any = own[0].function()
+    definitions = list(contributed or [])
+    if not definitions:
+        raise InvalidService("register_services returned no services")
+    for definition in definitions:
+        if not isinstance(definition, ServiceDefinition):
+            raise InvalidService("register_services must return ServiceDefinition objects")
+    taken = set(registry.active)
+    first, *more = definitions
+    for definition in definitions:
+        if definition.name in taken:
+            raise InvalidService(f"a service named {definition.name!r} is already loaded")
+        taken.add(definition.name)
+    entry.definition = first
+    entry.status = "active"
+    for definition in more:
+        registry.entries.append(LoadedService(entry.entry_point, entry.distribution,
+                                              entry.version, "active", "", definition))
+
+
+def load_services(selected: list[str] | None = None) -> ServiceRegistry:
+    """Load every installed service plugin (or only ``selected``), isolating failures."""
+    registry = ServiceRegistry()
+    wanted = set(selected or [])
+    for entry_point in sorted(entry_points(group=GROUP), key=lambda ep: ep.name):
+        distribution, version = _distribution(entry_point)
+        entry = LoadedService(entry_point.name, distribution, version, "disabled")
+        registry.entries.append(entry)
+        if wanted and entry_point.name not in wanted:
+            entry.status, entry.reason = "not selected", "not in PORTAL_SERVICES"
+            continue
+        try:
+            _register(registry, entry_point, entry)
+        except Exception as exc:  # noqa: BLE001 - any failure disables only this plugin
+            entry.status = "disabled"
+            entry.reason = f"{type(exc).__name__}: {exc}"[:300]
+            entry.definition = None
+            log.error("service plugin %s disabled: %s", entry_point.name, entry.reason)
+    for name in sorted(wanted - {e.entry_point for e in registry.entries}):
+        registry.entries.append(
+            LoadedService(name, "-", "-", "disabled", "named in PORTAL_SERVICES, not installed")
+        )
+        log.error("service %s is named in PORTAL_SERVICES but not installed", name)
+    return registry
+
+
+def init_app(app: Flask) -> ServiceRegistry:
+    registry = load_services(app.config.get("SERVICES") or [])
+    app.extensions["portal_services"] = registry
+    return registry
+
+
+def services(app: Flask) -> ServiceRegistry:
+    return app.extensions["portal_services"]

@@ -1,0 +1,129 @@
+"""Service plugins load through entry points; a broken one is disabled, the portal serves on."""
+
+from __future__ import annotations
+
+import importlib
+import textwrap
+import uuid
+
+import pytest
+
+from portal.plugins.manager import load_services
+
+GOOD = '''
+from portal import toolkit
+
+class Form(toolkit.ServiceForm):
+    name = toolkit.TextField("Name")
+
+@toolkit.hookimpl
+def register_services():
+    return [toolkit.ServiceDefinition(
+        name="{name}", title="Library card", summary="Get a library card",
+        department="LCSD", category="culture",
+        steps=[toolkit.Step("details", Form)],
+        workflow=toolkit.Workflow(
+            states=("submitted", "issued"), initial="submitted",
+            terminal=frozenset({{"issued"}}),
+            transitions=[toolkit.Transition("submitted", "issue", "issued", {{"officer"}})],
+        ),
+        fees=lambda answers: toolkit.Fee(5000),
+    )]
+'''
+
+
+@pytest.fixture
+def install(tmp_path, monkeypatch):
+    """Install a throw-away distribution with a ``portal.services`` entry point."""
+    monkeypatch.syspath_prepend(str(tmp_path))
+
+    def do(entry_name: str, source: str, version: str = "1.2.3") -> str:
+        module = f"svc_{entry_name}_{uuid.uuid4().hex[:6]}"
+        (tmp_path / f"{module}.py").write_text(textwrap.dedent(source))
+        dist = tmp_path / f"{module}-{version}.dist-info"
+        dist.mkdir()
+        (dist / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {module}\nVersion: {version}\n")
+        (dist / "entry_points.txt").write_text(f"[portal.services]\n{entry_name} = {module}\n")
+        importlib.invalidate_caches()
+        return module
+
+    return do
+
+
+def _by_name(registry):
+    return {e.entry_point: e for e in registry.entries}
+
+
+def test_a_separate_distribution_loads_through_its_entry_point(install):
+    module = install("library_card", GOOD.format(name="library_card"))
+    entry = _by_name(load_services())["library_card"]
+    assert entry.status == "active", entry.reason
+    assert entry.version == "1.2.3"
+    assert entry.distribution == module
+    assert entry.definition.fees({}).amount == 5000
+
+
+@pytest.mark.parametrize(
+    ("source", "reason"),
+    [
+        ("raise RuntimeError('boom at import')", "boom at import"),
+        ("from portal import toolkit\n@toolkit.hookimpl\ndef register_services():\n    raise ValueError('bad')\n", "bad"),
+        ("from portal import toolkit\n@toolkit.hookimpl\ndef register_services():\n    return ['not a service']\n", "ServiceDefinition"),
+        ("x = 1\n", "does not implement"),
+        (GOOD.format(name="Not Valid"), "lower-case"),
+    ],
+    ids=["import-error", "hook-raises", "wrong-type", "no-hook", "bad-name"],
+)
+def test_a_broken_plugin_is_disabled_with_the_reason(install, source, reason):
+    install("broken", source)
+    install("library_card", GOOD.format(name="library_card"))
+    entries = _by_name(load_services())
+    assert entries["broken"].status == "disabled"
+    assert reason in entries["broken"].reason
+    assert entries["library_card"].status == "active"
+
+
+def test_portal_services_limits_what_loads(install):
+    install("library_card", GOOD.format(name="library_card"))
+    install("parking", GOOD.format(name="parking"))
+    entries = _by_name(load_services(["parking", "missing"]))
+    assert entries["parking"].status == "active"
+    assert entries["library_card"].status == "not selected"
+    assert entries["missing"].status == "disabled"
+    assert "not installed" in entries["missing"].reason
+
+
+def test_two_plugins_cannot_claim_one_name(install):
+    install("a_first", GOOD.format(name="same_name"))
+    install("b_second", GOOD.format(name="same_name"))
+    entries = _by_name(load_services())
+    assert entries["a_first"].status == "active"
+    assert entries["b_second"].status == "disabled"
+    assert "already loaded" in entries["b_second"].reason
+
+
+def test_the_portal_keeps_serving_and_reports_a_broken_plugin(install, tmp_path):
+    install("broken", "raise RuntimeError('boom at import')")
+    from portal import create_app
+
+    app = create_app({"DATABASE_URL": f"sqlite:///{tmp_path / 'p.db'}",
+                      "INSTANCE_PATH": str(tmp_path), "TESTING": True})
+    assert app.test_client().get("/healthz").status_code == 200
+    result = app.test_cli_runner().invoke(args=["services"])
+    assert "broken" in result.output
+    assert "disabled: RuntimeError: boom at import" in result.output
+
+
+def test_the_services_page_lists_plugins_for_portal_admins(app, client, create_staff, sign_in_staff):
+    from portal.plugins.manager import LoadedService, services
+
+    registry = services(app)
+    registry.entries.append(LoadedService("broken", "svc-broken", "0.1", "disabled", "ImportError: x"))
+    try:
+        admin = create_staff("admin@example.com", role="portal_admin", department_code=None)
+        sign_in_staff(client, admin)
+        page = client.get("/staff/admin/services").get_data(as_text=True)
+        assert "svc-broken" in page
+        assert "ImportError: x" in page
+    finally:
+        registry.entries.pop()
