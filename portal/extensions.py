@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from flask import request
 from flask_babel import Babel
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
@@ -32,3 +33,10 @@ login_manager = LoginManager()
 babel = Babel()
 csrf = CSRFProtect()
 limiter = Limiter(key_func=get_remote_address)
+
+
+@limiter.request_filter
+def _reads_are_not_limited() -> bool:
+    """Every limit in the portal guards a POST (sign-in, registration, links); skipping the
+    bookkeeping for reads keeps page views cheap. Floods of reads are the load balancer's."""
+    return request.method in ("GET", "HEAD", "OPTIONS")

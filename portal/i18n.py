@@ -18,7 +18,7 @@ from typing import Any
 import flask_babel
 from babel.dates import format_date, format_datetime
 from babel.numbers import format_currency
-from flask import Flask, current_app, g, has_request_context, request, session
+from flask import Flask, current_app, has_request_context, request, session
 from flask_babel import Babel, get_locale, get_translations, to_user_timezone
 
 ENGLISH = "en"
@@ -116,9 +116,11 @@ def _request_translations() -> Any:
     """
     if not has_request_context():
         return get_translations()
-    translations = g.get("_portal_translations")
+    # Kept on the request object, which lives exactly as long as the request (``g`` is
+    # shared when an application context is reused).
+    translations = getattr(request, "_portal_translations", None)
     if translations is None:
-        translations = g._portal_translations = get_translations()
+        translations = request._portal_translations = get_translations()  # type: ignore[attr-defined]
     return translations
 
 
@@ -126,13 +128,16 @@ def _request_translations() -> Any:
 def force_locale(locale: str) -> Iterator[None]:
     """Render in ``locale`` for a moment (an email in the recipient's language)."""
     with flask_babel.force_locale(locale):
-        if has_request_context():
-            g.pop("_portal_translations", None)
+        _forget_request_locale()
         try:
             yield
         finally:
-            if has_request_context():
-                g.pop("_portal_translations", None)
+            _forget_request_locale()
+
+
+def _forget_request_locale() -> None:
+    if has_request_context():
+        request.__dict__.pop("_portal_translations", None)
 
 
 def init_app(app: Flask, babel: Babel) -> None:

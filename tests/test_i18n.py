@@ -99,3 +99,24 @@ def test_dates_are_formatted_for_each_locale(app):
             assert format_day(moment) == "25 November 2026"
         with force_locale("zh_Hant_HK"):
             assert format_day(moment) == "2026年11月25日"
+
+
+def test_an_email_in_another_language_does_not_change_the_page_language(app):
+    from flask import render_template_string
+
+    from portal.notifications.outbox import render_email
+
+    # A fresh application context each, as every real request gets (Flask-Babel keeps the
+    # locale in ``g``).
+    with app.app_context(), app.test_request_context("/", headers={"Accept-Language": "en"}):
+        assert render_template_string("{{ _('Sign in') }}") == "Sign in"
+        subject, text, _html = render_email("identity/password_changed", "zh_Hant_HK",
+                                            name="陳大文", reset_link="http://x/")
+        assert "密碼" in subject
+        assert render_template_string("{{ _('Sign in') }}") == "Sign in"
+    with app.app_context(), app.test_request_context("/", headers={"Accept-Language": "zh-HK"}):
+        assert render_template_string("{{ _('Sign in') }}") == "登入"
+        subject, _text, _html = render_email("identity/password_changed", "en",
+                                             name="CHAN", reset_link="http://x/")
+        assert subject == "Your password has been changed"
+        assert render_template_string("{{ _('Sign in') }}") == "登入"
