@@ -12,6 +12,7 @@ import unicodedata
 from typing import Any
 
 from email_validator import EmailNotValidError, validate_email
+from flask_babel import gettext
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from govuk_frontend_wtf.wtforms_widgets import (
@@ -61,6 +62,38 @@ def _strip(value: Any) -> Any:
     return value
 
 
+class _TranslatedErrorPrefix:
+    """GOV.UK Frontend reads "Error:" to screen readers before a field's message, and
+    govuk-frontend-wtf leaves that prefix in English. Every widget the portal uses gets it
+    in the page's language here, once, instead of in each template."""
+
+    def map_gov_params(self, field: Any, **kwargs: Any) -> dict[str, Any]:
+        params = super().map_gov_params(field, **kwargs)  # type: ignore[misc]
+        if params.get("errorMessage"):
+            params["errorMessage"]["visuallyHiddenText"] = gettext("Error")
+        return params
+
+
+class _TextInput(_TranslatedErrorPrefix, GovTextInput):
+    pass
+
+
+class _TextArea(_TranslatedErrorPrefix, GovTextArea):
+    pass
+
+
+class _PasswordInput(_TranslatedErrorPrefix, GovPasswordInput):
+    pass
+
+
+class _RadioInput(_TranslatedErrorPrefix, GovRadioInput):
+    pass
+
+
+class _Select(_TranslatedErrorPrefix, GovSelect):
+    pass
+
+
 def as_choices(pairs: Any) -> list[SelectChoice]:
     """Choices for radios and selects from ``(value, label)`` pairs."""
     return [SelectChoice(value=value, label=label) for value, label in pairs]
@@ -82,7 +115,7 @@ def _check_text(field: Any, *, multiline: bool) -> None:
 class TextField(StringField):
     """A single-line text input with a maximum length."""
 
-    widget = GovTextInput()
+    widget = _TextInput()
 
     def __init__(self, label: Any = None, validators: Any = None, *, max_length: int = 200,
                  **kwargs: Any) -> None:
@@ -95,7 +128,7 @@ class TextField(StringField):
 
 
 class TextAreaField(_TextAreaField):
-    widget = GovTextArea()
+    widget = _TextArea()
 
     def __init__(self, label: Any = None, validators: Any = None, *, max_length: int = 5000,
                  **kwargs: Any) -> None:
@@ -125,7 +158,7 @@ class EmailField(TextField):
 
 
 class PasswordInputField(PasswordField):
-    widget = GovPasswordInput()
+    widget = _PasswordInput()
 
     def pre_validate(self, form: Any) -> None:
         # Anything up to this length is checked by the password rules; longer input is
@@ -135,11 +168,11 @@ class PasswordInputField(PasswordField):
 
 
 class RadiosField(RadioField):
-    widget = GovRadioInput()
+    widget = _RadioInput()
 
 
 class SelectListField(SelectField):
-    widget = GovSelect()
+    widget = _Select()
 
 
 class SubmitButton(SubmitField):
@@ -156,10 +189,7 @@ def error_summary(form: FlaskForm) -> list[dict[str, str]]:
     items = []
     for field in form:
         if field.errors:
-            anchor = field.id
-            # Radios and selects are focused through their first option.
-            if isinstance(field.widget, GovRadioInput):
-                anchor = f"{field.id}"
-            items.append({"text": str(field.errors[0]), "href": f"#{anchor}"})
+            # A radio group's first option carries the field's id, so this focuses it too.
+            items.append({"text": str(field.errors[0]), "href": f"#{field.id}"})
     return items
 

@@ -120,3 +120,29 @@ def test_an_email_in_another_language_does_not_change_the_page_language(app):
                                              name="CHAN", reset_link="http://x/")
         assert subject == "Your password has been changed"
         assert render_template_string("{{ _('Sign in') }}") == "登入"
+
+
+@pytest.mark.parametrize(("lang", "prefix"), [("en", "Error:"), ("zh-hk", "錯誤:")])
+def test_field_errors_are_announced_in_the_page_language(client, lang, prefix):
+    client.get(f"/language/{lang}")
+    page = post_form(client, "/register", {"email": "not-an-email", "preferred_language": "xx"})
+    page = page.get_data(as_text=True)
+    # Text, radio and password fields alike carry the hidden prefix screen readers read.
+    assert page.count(f'<span class="govuk-visually-hidden">{prefix}</span>') >= 4
+    if lang != "en":
+        assert '<span class="govuk-visually-hidden">Error:</span>' not in page
+
+
+def test_the_development_mailbox_names_statuses_in_chinese(client, app, monkeypatch):
+    from portal.extensions import db
+    from portal.notifications.outbox import queue_email
+
+    monkeypatch.setitem(app.config, "ENVIRONMENT", "development")
+    monkeypatch.setitem(app.config, "MAIL_BACKEND", "mailbox")
+    queue_email(recipient="x@example.com", kind="identity/password_changed", locale="en",
+                name="CHAN", reset_link="http://x/")
+    db.session.commit()
+    client.get("/language/zh-hk")
+    page = client.get("/dev/mailbox").get_data(as_text=True)
+    assert "已發送" in page
+    assert ">sent<" not in page

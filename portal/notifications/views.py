@@ -8,7 +8,7 @@ from flask import abort, current_app, render_template
 from sqlalchemy import select
 
 from portal.extensions import db
-from portal.notifications.models import OutboxEmail
+from portal.notifications.models import EMAIL_STATUS_LABELS, OutboxEmail
 from portal.notifications.outbox import text_to_html
 
 
@@ -21,7 +21,9 @@ def mailbox() -> Any:
     if not _mailbox_enabled():
         abort(404)
     emails = db.session.scalars(select(OutboxEmail).order_by(OutboxEmail.id.desc()).limit(100))
-    return render_template("notifications/mailbox.html", emails=list(emails))
+    return render_template(
+        "notifications/mailbox.html", emails=list(emails), status_labels=EMAIL_STATUS_LABELS
+    )
 
 
 def mailbox_message(email_id: int) -> Any:
