@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Flask, g, render_template
+from flask import Flask, current_app, g, render_template
 from flask_login import AnonymousUserMixin
 from flask_wtf.csrf import CSRFError
 from sqlalchemy.exc import DBAPIError, OperationalError
@@ -30,8 +30,6 @@ def _database_unavailable(exc: Exception) -> Any:
         pass
     # Do not let the error page try to load the signed-in user from the same database.
     g._login_user = AnonymousUserMixin()
-    from flask import current_app
-
     current_app.logger.error("database unavailable: %s", type(exc).__name__)
     return _render(503)
 

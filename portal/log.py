@@ -49,17 +49,15 @@ def init_app(app: Flask) -> None:
         logging.Formatter("%(asctime)s %(levelname)s [%(request_id)s] %(name)s: %(message)s")
     )
     handler.addFilter(RequestContextFilter())
-    portal_logger = logging.getLogger("portal")
-    installed = [f for h in portal_logger.handlers for f in h.filters]
-    if not any(isinstance(f, RequestContextFilter) for f in installed):
-        portal_logger.addHandler(handler)
-    portal_logger.setLevel(logging.INFO)
-    portal_logger.propagate = False
-    app.logger.handlers[:] = []
-    app.logger.addHandler(handler)
+    # app.logger is the "portal" logger, the parent of every portal.* module's logger:
+    # one handler there, replaced (not added to) when another app is built in-process.
+    app.logger.handlers[:] = [handler]
+    app.logger.setLevel(logging.INFO)
     app.logger.propagate = False
     # Werkzeug logs full request lines, which may carry tokens in paths.
-    logging.getLogger("werkzeug").addFilter(RequestContextFilter())
+    werkzeug_logger = logging.getLogger("werkzeug")
+    if not any(isinstance(f, RequestContextFilter) for f in werkzeug_logger.filters):
+        werkzeug_logger.addFilter(RequestContextFilter())
 
     @app.before_request
     def _assign_request_id() -> None:

@@ -14,9 +14,17 @@ from portal.forms import error_summary
 
 
 def language_switch_url(code: str) -> str:
-    target = request.full_path if request.query_string else request.path
-    if request.method != "GET" or request.endpoint in (None, "core.switch_language"):
-        target = request.path if request.method == "GET" else url_for("core.home")
+    """The switch link: back to this page in the other language.
+
+    After a POST (a form shown again with errors) that is the same address fetched with
+    GET, when the route has a GET view; otherwise the home page.
+    """
+    if request.method == "GET":
+        target = request.full_path if request.query_string else request.path
+    elif request.url_rule is not None and "GET" in (request.url_rule.methods or ()):
+        target = request.path
+    else:
+        target = url_for("core.home")
     return url_for("core.switch_language", code=code, next=target)
 
 

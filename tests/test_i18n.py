@@ -146,3 +146,21 @@ def test_the_development_mailbox_names_statuses_in_chinese(client, app, monkeypa
     page = client.get("/dev/mailbox").get_data(as_text=True)
     assert "已發送" in page
     assert ">sent<" not in page
+
+
+def test_the_switch_on_a_form_shown_again_with_errors_returns_to_the_form(client):
+    page = post_form(client, "/sign-in", {}).get_data(as_text=True)
+    assert 'href="/language/zh-hk?next=/sign-in"' in page
+
+
+def test_the_switch_on_an_error_page_of_a_post_only_route_goes_home(client, create_user, sign_in):
+    create_user()
+    sign_in(client)
+    page = client.post("/sign-out").get_data(as_text=True)  # no CSRF token: 400 page
+    assert 'href="/language/zh-hk?next=/"' in page
+
+
+def test_an_unknown_language_changes_nothing(client):
+    response = client.get("/language/klingon?next=/help")
+    assert response.headers["Location"] == "/help"
+    assert '<html lang="en"' in client.get("/help").get_data(as_text=True)

@@ -101,5 +101,6 @@ def test_the_development_mailbox_only_exists_in_development(client, app):
         assert "someone@example.com" in page
         email = db.session.scalar(select(OutboxEmail))
         assert client.get(f"/dev/mailbox/{email.id}").status_code == 200
+        assert client.get(f"/dev/mailbox/{email.id + 1000}").status_code == 404
     finally:
         app.config.update(ENVIRONMENT="testing", MAIL_BACKEND="smtp")

@@ -59,11 +59,11 @@ def test_404_page_in_both_languages(client, lang):
 def test_405_answers_with_allow(client):
     response = client.post("/")
     assert response.status_code == 405
+    assert "GET" in response.headers["Allow"]
+    assert "cannot be used that way" in response.get_data(as_text=True)
 
 
 def test_a_500_shows_an_error_id_and_never_a_trace(app, client, monkeypatch):
-    from portal.core import views
-
     def broken():
         raise RuntimeError("secret internals")
 
@@ -74,7 +74,7 @@ def test_a_500_shows_an_error_id_and_never_a_trace(app, client, monkeypatch):
     assert response.headers["X-Request-ID"] in page
     assert "secret internals" not in page
     assert "Traceback" not in page
-    assert views is not None
+    assert "Sorry, there is a problem with the service" in page
 
 
 def test_413_for_an_oversized_body(app, client):
@@ -121,10 +121,11 @@ def test_database_outage_gives_503_and_recovers_without_restart(app, client, mon
     response = client.get("/healthz")
     assert response.status_code == 503
     assert response.get_json()["database"] == "unreachable"
+    # Pages that need no database keep working during the outage.
     page = client.get("/sign-in?x=1")
     monkeypatch.setattr(Session, "execute", real_execute)
     assert client.get("/healthz").status_code == 200
-    assert page.status_code in (200, 503)
+    assert page.status_code == 200
 
 
 def test_a_database_error_in_a_page_gives_the_friendly_503(app, client, create_user, sign_in, monkeypatch):

@@ -31,13 +31,21 @@ F = TypeVar("F", bound=Callable[..., Any])
 _TOUCH_EVERY = timedelta(seconds=60)
 
 
-def start_session(user: User, *, second_factor: bool = False) -> UserSession:
-    """Sign ``user`` in with a fresh session; the old cookie session is discarded."""
+def reset_cookie_session() -> None:
+    """Start the cookie session afresh at every change of who is signed in.
+
+    Only the language choice and any message waiting to be shown survive; everything
+    else, the CSRF secret included, is discarded.
+    """
     kept = {key: session[key] for key in ("locale", "_flashes") if key in session}
     session.clear()
     g.pop("csrf_token", None)
-    # The language choice and any message waiting to be shown survive the new session.
     session.update(kept)
+
+
+def start_session(user: User, *, second_factor: bool = False) -> UserSession:
+    """Sign ``user`` in with a fresh session; the old cookie session is discarded."""
+    reset_cookie_session()
     # A fresh CSRF secret for the new session, issued with the sign-in response itself
     # (every signed-in page carries the sign-out form, which needs one).
     generate_csrf()
@@ -72,11 +80,8 @@ def end_session() -> None:
             .values(ended_at=utcnow())
         )
         db.session.commit()
-    locale = session.get("locale")
     logout_user()
-    session.clear()
-    if locale:
-        session["locale"] = locale
+    reset_cookie_session()
 
 
 def end_all_sessions(user: User, *, except_current: bool = False) -> None:

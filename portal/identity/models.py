@@ -6,7 +6,7 @@ import enum
 from datetime import datetime
 
 from sqlalchemy import ForeignKey, Index, String, Text
-from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy.orm import Mapped, mapped_column, relationship, validates
 
 from portal.database import UTCDateTime, utcnow
 from portal.extensions import db
@@ -83,6 +83,11 @@ class User(db.Model):
     hkid_masked: Mapped[str | None] = mapped_column(String(16))
 
     department: Mapped[Department | None] = relationship()
+
+    @validates("email")
+    def _normalise_email(self, _key: str, value: str) -> str:
+        # One form for every writer, so look-ups can use the unique index as they are.
+        return value.strip().lower()
 
     # Flask-Login: the id kept in the cookie is the session token, not the user id, so
     # that signing out (or a password change) ends the session on the server.

@@ -11,7 +11,7 @@ import segno
 from flask import current_app
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 from markupsafe import Markup
-from sqlalchemy import func, select, update
+from sqlalchemy import select, update
 
 from portal.crypto import protect, token_digest, unprotect
 from portal.database import utcnow
@@ -130,7 +130,8 @@ def set_password(user: User, password: str) -> None:
 
 
 def find_user_by_email(email: str) -> User | None:
-    return db.session.scalar(select(User).where(func.lower(User.email) == email.lower()))
+    # Every writer stores addresses lower-cased, so the unique index answers this.
+    return db.session.scalar(select(User).where(User.email == email.strip().lower()))
 
 
 def create_staff(

@@ -23,8 +23,14 @@ from sqlalchemy.exc import IntegrityError
 from portal.crypto import blind_index, protect
 from portal.database import utcnow
 from portal.extensions import db
+from portal.i18n import current_locale
 from portal.identity import util
-from portal.identity.auth import end_all_sessions, end_session, start_session
+from portal.identity.auth import (
+    end_all_sessions,
+    end_session,
+    reset_cookie_session,
+    start_session,
+)
 from portal.identity.districts import district_name
 from portal.identity.forms import (
     ChangePasswordForm,
@@ -61,7 +67,7 @@ def register() -> Any:
         return redirect(_home_for(current_user))
     form = RegisterForm()
     if request.method == "GET":
-        form.preferred_language.data = _current_locale()
+        form.preferred_language.data = current_locale()
     if form.validate_on_submit():
         existing = util.find_user_by_email(form.email.data)
         if existing is not None:
@@ -94,12 +100,6 @@ def register() -> Any:
         session["confirmation_sent_to"] = form.email.data
         return redirect(url_for("identity.check_email"))
     return render_template("identity/register.html", form=form)
-
-
-def _current_locale() -> str:
-    from portal.i18n import current_locale
-
-    return current_locale()
 
 
 def check_email() -> Any:
@@ -154,10 +154,7 @@ def sign_in() -> Any:
             session["confirmation_sent_to"] = user.email
             return redirect(url_for("identity.unconfirmed"))
         if user.is_staff:
-            locale = session.get("locale")
-            session.clear()
-            if locale:
-                session["locale"] = locale
+            reset_cookie_session()
             session["second_factor"] = {
                 "user_id": user.id,
                 "started": int(time.time()),

@@ -54,16 +54,6 @@ class ServiceRegistry:
             if e.status == "active" and e.definition is not None
         }
 
-    def get(self, name: str) -> ServiceDefinition | None:
-        return self.active.get(name)
-
-    def disable(self, name: str, reason: str) -> None:
-        """Take a service out of use while the portal runs (it raised on a request)."""
-        for entry in self.entries:
-            if entry.name == name and entry.status == "active":
-                entry.status, entry.reason = "disabled", reason
-                log.error("service %s disabled: %s", name, reason)
-
 
 def _distribution(entry_point: EntryPoint) -> tuple[str, str]:
     dist = getattr(entry_point, "dist", None)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 #: Who can take an action: the applicant, a staff role, or the platform itself.
@@ -161,7 +161,6 @@ class ServiceDefinition:
     #: Processing time pledged, in Hong Kong working days.
     pledge_working_days: int = 10
     prefill: Callable[[Any], Mapping[str, Any]] | None = None
-    extra: Mapping[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "steps", tuple(self.steps))
