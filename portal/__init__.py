@@ -50,6 +50,9 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         app, db, directory=str(Path(__file__).parent / "migrations"),
         render_as_batch=True, compare_type=True,
     )
+    from portal.plugins.manager import init_migrations
+
+    init_migrations()
     csrf.init_app(app)
     limiter.init_app(app)
     login_manager.init_app(app)
@@ -63,12 +66,14 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     from portal import errors
     from portal.applications.blueprint import bp as applications_bp
     from portal.backoffice.blueprint import bp as backoffice_bp
+    from portal.catalogue.blueprint import bp as catalogue_bp
     from portal.core.blueprint import bp as core_bp
     from portal.identity.blueprint import bp as identity_bp
     from portal.notifications.blueprint import bp as notifications_bp
 
     app.register_blueprint(core_bp)
     app.register_blueprint(identity_bp)
+    app.register_blueprint(catalogue_bp)
     app.register_blueprint(applications_bp)
     app.register_blueprint(backoffice_bp)
     app.register_blueprint(notifications_bp)
@@ -120,6 +125,8 @@ def _normalise_config(app: Flask) -> None:
             raise RuntimeError("Set PORTAL_SECRET_KEY: a production database needs a fixed key.")
         cfg["SECRET_KEY"] = _instance_secret(app)
 
+    if not cfg.get("UPLOAD_FOLDER"):
+        cfg["UPLOAD_FOLDER"] = str(Path(app.instance_path) / "uploads")
     services = cfg.get("SERVICES")
     if isinstance(services, str):
         cfg["SERVICES"] = [s.strip() for s in services.split(",") if s.strip()]

@@ -8,6 +8,7 @@ from flask.cli import FlaskGroup, with_appcontext
 from sqlalchemy import select
 
 from portal.extensions import db
+from portal.scaffold.cli import new_service_command
 
 
 def _create_app() -> Flask:
@@ -27,6 +28,8 @@ def register_commands(app: Flask) -> None:
     app.cli.add_command(departments_group)
     app.cli.add_command(outbox_group)
     app.cli.add_command(services_command)
+    app.cli.add_command(new_service_command)
+    app.cli.add_command(drafts_group)
 
 
 @click.command("services")
@@ -171,3 +174,18 @@ def outbox_deliver_command() -> None:
     from portal.notifications.delivery import deliver_due
 
     click.echo(f"Attempted {deliver_due()} emails.")
+
+
+@click.group("drafts")
+def drafts_group() -> None:
+    """Saved, unsent applications."""
+
+
+@drafts_group.command("expire")
+@with_appcontext
+def drafts_expire_command() -> None:
+    """Email owners of drafts about to expire, delete expired drafts (beat runs it hourly)."""
+    from portal.applications.tasks import remind_and_expire_drafts
+
+    reminded, deleted = remind_and_expire_drafts()
+    click.echo(f"{reminded} reminders queued, {deleted} expired drafts deleted.")

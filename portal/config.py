@@ -106,6 +106,15 @@ class DefaultConfig:
     # --- uploads ---------------------------------------------------------------------
     #: Largest request body accepted (bytes); larger bodies get 413.
     MAX_CONTENT_LENGTH = 10 * 1024 * 1024
+    #: Where supporting documents are kept, outside the web root; a shared volume when
+    #: there are several app servers. Empty: ``<instance>/uploads``.
+    UPLOAD_FOLDER = ""
+
+    # --- drafts ----------------------------------------------------------------------
+    #: A draft untouched for this many days is deleted (with its uploads)...
+    DRAFT_EXPIRY_DAYS = 30
+    #: ...and its owner is emailed this many days before.
+    DRAFT_REMINDER_DAYS_BEFORE = 7
 
     # --- services --------------------------------------------------------------------
     #: Names of the services to load (comma separated in PORTAL_SERVICES); empty: all.

@@ -190,6 +190,8 @@ def error_summary(form: FlaskForm) -> list[dict[str, str]]:
     for field in form:
         if field.errors:
             # A radio group's first option carries the field's id, so this focuses it too.
-            items.append({"text": str(field.errors[0]), "href": f"#{field.id}"})
+            # A date's first box is its day.
+            anchor = f"{field.name}-day" if field.type == "DateField" else field.id
+            items.append({"text": str(field.errors[0]), "href": f"#{anchor}"})
     return items
 

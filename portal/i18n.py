@@ -99,6 +99,13 @@ def format_day(value: date | datetime, fmt: str = "long", locale: str | None = N
     return format_date(value, fmt, locale=_format_locale(locale))
 
 
+def hong_kong_today() -> date:
+    """Today's date in Hong Kong (the server's clock may be UTC)."""
+    from zoneinfo import ZoneInfo
+
+    return datetime.now(ZoneInfo("Asia/Hong_Kong")).date()
+
+
 def format_moment(value: datetime, fmt: str = "medium", locale: str | None = None) -> str:
     """A moment in Hong Kong time, e.g. ``24 Nov 2026, 8:00:00 pm``."""
     return format_datetime(to_user_timezone(value), fmt, locale=_format_locale(locale))

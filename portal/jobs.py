@@ -19,6 +19,10 @@ BEAT_SCHEDULE = {
         "task": "portal.notifications.tasks.deliver_due_emails",
         "schedule": 60.0,
     },
+    "remind-and-expire-drafts": {
+        "task": "portal.applications.tasks.expire_drafts",
+        "schedule": 3600.0,
+    },
 }
 
 
@@ -48,6 +52,7 @@ def init_app(app: Flask) -> Celery:
     celery_app.set_default()
     app.extensions["celery"] = celery_app
     # Import the task modules so the worker knows them.
+    import portal.applications.tasks  # noqa: F401
     import portal.notifications.tasks  # noqa: F401
 
     return celery_app

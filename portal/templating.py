@@ -32,6 +32,8 @@ def navigation() -> list[dict[str, Any]]:
     """The service navigation items for the signed-in person."""
     items: list[dict[str, Any]] = []
     endpoint = request.endpoint or ""
+    services = {"href": url_for("catalogue.index"), "text": _("Services"),
+                "active": endpoint.startswith("catalogue.")}
     if current_user.is_authenticated:
         if current_user.is_staff:
             items.append({"href": url_for("backoffice.home"), "text": _("Staff home"),
@@ -42,9 +44,11 @@ def navigation() -> list[dict[str, Any]]:
         else:
             items.append({"href": url_for("applications.dashboard"), "text": _("Your applications"),
                           "active": endpoint == "applications.dashboard"})
+        items.append(services)
         items.append({"href": url_for("identity.account"), "text": _("Your account"),
                       "active": endpoint.startswith("identity.")})
     else:
+        items.append(services)
         items.append({"href": url_for("identity.sign_in"), "text": _("Sign in"),
                       "active": endpoint == "identity.sign_in"})
         items.append({"href": url_for("identity.register"), "text": _("Create an account"),

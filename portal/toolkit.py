@@ -7,7 +7,11 @@ before it is removed. Anything not in ``__all__`` is internal and may change.
 from __future__ import annotations
 
 from flask_babel import lazy_gettext
+from wtforms.validators import InputRequired, Length, Optional, Regexp
 
+from portal.applications.fields import ConfirmField, DateField, UploadField, WholeNumberField
+from portal.applications.forms import AddressForm, profile_address
+from portal.extensions import db
 from portal.forms import (
     EmailField,
     RadiosField,
@@ -18,8 +22,10 @@ from portal.forms import (
     as_choices,
 )
 from portal.forms import PortalForm as _PortalForm
+from portal.identity.districts import DISTRICTS
 from portal.plugins.hookspecs import hookimpl
 from portal.plugins.service import (
+    TOPICS,
     Fee,
     IllegalTransition,
     InvalidService,
@@ -28,26 +34,41 @@ from portal.plugins.service import (
     Transition,
     Workflow,
 )
+from portal.plugins.strings import ServiceStrings
 
 #: The base of every service form: trimming, length limits, no control characters, CSRF.
 ServiceForm = _PortalForm
 
 __all__ = [
+    "DISTRICTS",
+    "TOPICS",
+    "AddressForm",
+    "ConfirmField",
+    "DateField",
     "EmailField",
     "Fee",
     "IllegalTransition",
+    "InputRequired",
     "InvalidService",
+    "Length",
+    "Optional",
     "RadiosField",
+    "Regexp",
     "SelectListField",
     "ServiceDefinition",
     "ServiceForm",
+    "ServiceStrings",
     "Step",
     "TextAreaField",
     "TextField",
     "Transition",
+    "UploadField",
     "ValidationError",
+    "WholeNumberField",
     "Workflow",
     "as_choices",
+    "db",
     "hookimpl",
     "lazy_gettext",
+    "profile_address",
 ]

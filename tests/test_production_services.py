@@ -85,7 +85,7 @@ def test_rate_limits_are_kept_in_redis(redis_url, portal_database_url, smtp_sink
     server = redis.Redis.from_url(redis_url)
     try:
         with application.app_context():
-            upgrade()
+            upgrade(revision="heads")
             client = application.test_client()
             statuses = [
                 post_form(client, "/sign-in", {"email": "a@example.com", "password": "x" * 12})

@@ -1,16 +1,315 @@
-"""The citizen's dashboard: every application across every service, in one place."""
+"""The citizen's applications: dashboard, the steps of a service, check your answers,
+submission, the application page, withdrawal and supporting documents."""
 
 from __future__ import annotations
 
+import io
 from typing import Any
 
-from flask import render_template
+from flask import abort, flash, redirect, render_template, request, send_file, url_for
+from flask_babel import gettext
 from flask_login import current_user
+from sqlalchemy import select
+
+from portal.applications import engine
+from portal.applications.fields import UploadField
+from portal.applications.models import Application, Draft, DraftStatus, Upload
+from portal.applications.uploads import UploadRejected, discard_files, path_for, store_upload
+from portal.extensions import db
+from portal.forms import error_summary
+from portal.i18n import current_locale
+from portal.plugins.manager import services
+from portal.plugins.service import IllegalTransition
 
 
 def dashboard() -> Any:
     profile_complete = bool(current_user.mobile and current_user.district)
+    drafts = [
+        d for d in db.session.scalars(
+            select(Draft)
+            .where(Draft.user_id == current_user.id, Draft.status == DraftStatus.OPEN)
+            .order_by(Draft.updated_at.desc())
+        )
+        if not engine.is_expired(d)
+    ]
+    applications = db.session.scalars(
+        select(Application).where(Application.user_id == current_user.id)
+        .order_by(Application.submitted_at.desc())
+    ).all()
     return render_template(
-        "applications/dashboard.html", applications=[], drafts=[],
-        profile_complete=profile_complete,
+        "applications/dashboard.html", applications=applications, drafts=drafts,
+        profile_complete=profile_complete, catalogue=services_active(),
+        expires_on=engine.draft_expires_on,
     )
+
+
+def services_active() -> dict[str, Any]:
+    from flask import current_app
+
+    return services(current_app).active
+
+
+# --- starting and filling in ----------------------------------------------------------
+
+
+def start(name: str) -> Any:
+    definition = engine.service_or_404(name)
+    if request.method == "GET":
+        # Reached after signing in from the start button: the start page starts it.
+        return redirect(url_for("catalogue.start", name=name))
+    draft = engine.start_draft(definition, current_user)
+    return redirect(url_for(".step", draft_id=draft.public_id,
+                            step=definition.steps[0].name))
+
+
+def _own_draft(draft_id: str) -> Draft:
+    draft = db.session.scalar(
+        select(Draft).where(Draft.public_id == draft_id, Draft.user_id == current_user.id)
+    )
+    if draft is None or (draft.status == DraftStatus.OPEN and engine.is_expired(draft)):
+        abort(404)
+    return draft
+
+
+def _submitted_redirect(draft: Draft, endpoint: str = ".detail") -> Any:
+    application = db.session.scalar(select(Application).where(Application.draft_id == draft.id))
+    if application is None:
+        abort(404)
+    return redirect(url_for(endpoint, reference=application.reference))
+
+
+def _walk(definition: Any, draft: Draft) -> tuple[list[engine.StepState], dict[str, Upload]]:
+    uploads = engine.draft_uploads(draft)
+    states = engine.walk(definition, draft.answers or {}, draft.completed_steps or [], uploads)
+    return states, uploads
+
+
+def resume(draft_id: str) -> Any:
+    draft = _own_draft(draft_id)
+    if draft.status != DraftStatus.OPEN:
+        return _submitted_redirect(draft)
+    definition = engine.service_or_404(draft.service)
+    states, _uploads = _walk(definition, draft)
+    unfinished = engine.first_unfinished(states)
+    if unfinished is None:
+        return redirect(url_for(".check", draft_id=draft.public_id))
+    return redirect(url_for(".step", draft_id=draft.public_id, step=unfinished.step.name))
+
+
+def step(draft_id: str, step: str) -> Any:
+    draft = _own_draft(draft_id)
+    if draft.status != DraftStatus.OPEN:
+        return _submitted_redirect(draft)
+    definition = engine.service_or_404(draft.service)
+    states, uploads = _walk(definition, draft)
+    names = [state.step.name for state in states]
+    if step not in names:
+        # Unknown, or not asked given the earlier answers.
+        if definition.step(step) is None:
+            abort(404)
+        return redirect(url_for(".resume", draft_id=draft.public_id))
+    current = states[names.index(step)]
+    returning = request.args.get("return") == "check"
+    form = current.form
+    upload_errors: dict[str, str] = {}
+    if request.method == "POST":
+        raw = engine.raw_step_answers(current.step, request.form)
+        previous = (draft.answers or {}).get(current.step.name, {})
+        replaced: list[Upload] = []
+        for name in current.step.fields():
+            field = form[name]
+            if not isinstance(field, UploadField):
+                continue
+            raw[name] = list(previous.get(name, []))
+            chosen = request.files.get(name)
+            if chosen is None or not chosen.filename:
+                continue
+            try:
+                upload = store_upload(chosen, field=field, user_id=current_user.id,
+                                      draft_id=draft.id)
+            except UploadRejected as exc:
+                upload_errors[name] = str(exc)
+                continue
+            old = uploads.get(raw[name][0]) if raw[name] else None
+            if old is not None:
+                replaced.append(old)
+            raw[name] = [upload.public_id]
+            uploads[upload.public_id] = upload
+        form = engine.bind(current.step, raw)
+        valid = form.validate() & engine._check_uploads(form, uploads)
+        for name, message in upload_errors.items():
+            form[name].errors = [message]
+        valid = valid and not upload_errors
+        saving = "save" in request.form
+        # A saved step stays unfinished, so resuming comes back to this very page.
+        engine.save_step(draft, current.step, raw, complete=valid and not saving)
+        for old in replaced:
+            db.session.delete(old)
+        db.session.commit()
+        discard_files(replaced)
+        if saving:
+            return redirect(url_for(".saved", draft_id=draft.public_id))
+        if valid:
+            states, uploads = _walk(definition, draft)
+            following = engine.next_step_after(states, current.step.name)
+            if returning or following is None:
+                unfinished = engine.first_unfinished(states)
+                if unfinished is None:
+                    return redirect(url_for(".check", draft_id=draft.public_id))
+                following = following or unfinished
+            return redirect(url_for(".step", draft_id=draft.public_id,
+                                    step=following.step.name))
+    else:
+        engine._check_uploads(form, uploads)
+        for item in form:  # shown as entered; errors only after a POST
+            item.errors = []
+    index = names.index(step)
+    if returning:
+        back = url_for(".check", draft_id=draft.public_id)
+    elif index:
+        back = url_for(".step", draft_id=draft.public_id, step=names[index - 1])
+    else:
+        back = url_for("catalogue.start", name=definition.name)
+    has_upload = any(isinstance(item, UploadField) for item in form)
+    return render_template(
+        "applications/step.html", definition=definition, draft=draft, step=current.step,
+        form=form, errors=error_summary(form), back=back, has_upload=has_upload,
+        number=index + 1, returning=returning,
+    )
+
+
+def saved(draft_id: str) -> Any:
+    draft = _own_draft(draft_id)
+    if draft.status != DraftStatus.OPEN:
+        return _submitted_redirect(draft)
+    definition = engine.service_or_404(draft.service)
+    return render_template("applications/saved.html", draft=draft, definition=definition,
+                           expires_on=engine.draft_expires_on(draft))
+
+
+def check(draft_id: str) -> Any:
+    draft = _own_draft(draft_id)
+    if draft.status != DraftStatus.OPEN:
+        # Sent already (a second click, another tab): show the same confirmation.
+        return _submitted_redirect(draft, ".confirmation")
+    definition = engine.service_or_404(draft.service)
+    states, uploads = _walk(definition, draft)
+    unfinished = engine.first_unfinished(states)
+    if unfinished is not None:
+        if request.method == "POST":
+            flash(gettext("Answer the remaining questions before you submit"), "error")
+        return redirect(url_for(".step", draft_id=draft.public_id, step=unfinished.step.name))
+    if request.method == "POST":
+        application = engine.submit(draft, definition, states, current_locale())
+        return redirect(url_for(".confirmation", reference=application.reference))
+    sections = [(state.step, engine.answer_rows(state.form, uploads)) for state in states]
+    fee = definition.fees(engine.flat_values(states))
+    return render_template("applications/check.html", definition=definition, draft=draft,
+                           sections=sections, fee=fee)
+
+
+def discard(draft_id: str) -> Any:
+    draft = _own_draft(draft_id)
+    if draft.status != DraftStatus.OPEN:
+        return _submitted_redirect(draft)
+    definition = services_active().get(draft.service)
+    if request.method == "POST":
+        uploads = list(engine.draft_uploads(draft).values())
+        for upload in uploads:
+            db.session.delete(upload)
+        db.session.delete(draft)
+        db.session.commit()
+        discard_files(uploads)
+        flash(gettext("Your saved application was deleted"), "success")
+        return redirect(url_for(".dashboard"))
+    return render_template("applications/discard.html", draft=draft, definition=definition)
+
+
+# --- after submission --------------------------------------------------------------------
+
+
+def _own_application(reference: str) -> Application:
+    application = db.session.scalar(
+        select(Application).where(Application.reference == reference,
+                                  Application.user_id == current_user.id)
+    )
+    if application is None:
+        abort(404)
+    return application
+
+
+def confirmation(reference: str) -> Any:
+    from portal.plugins.templates import render_service_template
+
+    application = _own_application(reference)
+    definition = services_active().get(application.service)
+    next_steps = None
+    if definition is not None:
+        next_steps = render_service_template(definition.name, "next_steps.html",
+                                             application=application)
+    return render_template("applications/confirmation.html", application=application,
+                           definition=definition, next_steps=next_steps)
+
+
+def detail(reference: str) -> Any:
+    application = _own_application(reference)
+    definition = services_active().get(application.service)
+    can_withdraw = bool(definition) and "withdraw" in definition.workflow.actions(
+        application.state, "citizen")
+    return render_template(
+        "applications/detail.html", application=application, definition=definition,
+        sections=engine.submitted_sections(application), can_withdraw=can_withdraw,
+    )
+
+
+def withdraw(reference: str) -> Any:
+    application = _own_application(reference)
+    definition = services_active().get(application.service)
+    if request.method == "POST":
+        try:
+            event = engine.transition(application, "withdraw", actor_role="citizen",
+                                      actor_id=current_user.id, definition=definition)
+        except IllegalTransition:
+            db.session.rollback()
+            db.session.refresh(application)
+            flash(gettext("This application can no longer be withdrawn."), "error")
+            return redirect(url_for(".detail", reference=reference))
+        db.session.commit()
+        engine.announce_transition(application, event)
+        flash(gettext("Your application was withdrawn"), "success")
+        return redirect(url_for(".detail", reference=reference))
+    if definition is None or "withdraw" not in definition.workflow.actions(
+            application.state, "citizen"):
+        flash(gettext("This application can no longer be withdrawn."), "error")
+        return redirect(url_for(".detail", reference=reference))
+    return render_template("applications/withdraw.html", application=application,
+                           definition=definition)
+
+
+def download(upload_id: str) -> Any:
+    """A supporting document, to its owner or to staff of the department handling it."""
+    upload = db.session.scalar(select(Upload).where(Upload.public_id == upload_id))
+    if upload is None or not _may_see(upload):
+        abort(404)
+    path = path_for(upload.storage_key)
+    if not path.is_file():
+        abort(404)
+    # Documents are small (MAX_CONTENT_LENGTH); reading them whole leaves no open file.
+    response = send_file(io.BytesIO(path.read_bytes()), mimetype=upload.content_type,
+                         as_attachment=True, download_name=upload.filename, max_age=0,
+                         conditional=False)
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    response.headers["Content-Security-Policy"] = "default-src 'none'; sandbox"
+    return response
+
+
+def _may_see(upload: Upload) -> bool:
+    if upload.user_id == current_user.id and not current_user.is_staff:
+        return True
+    if not current_user.is_staff or upload.application is None:
+        return False
+    session_row = current_user.current_session
+    if session_row is None or session_row.second_factor_at is None:
+        return False
+    department = current_user.department
+    return department is not None and department.code == upload.application.department

@@ -7,7 +7,7 @@ A test fails when a hook here has no docstring, or when the plugin guide does no
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import pluggy
 
@@ -30,4 +30,38 @@ def register_services() -> list[ServiceDefinition]:  # type: ignore[empty-body]
     disabled and reported; the other plugins and the portal go on.
 
     :return: the plugin's service definitions (usually one).
+    """
+
+
+@hookspec
+def application_submitted(application: Any) -> None:
+    """A citizen submitted an application (after the transaction committed).
+
+    Called for every loaded plugin, whichever service the application belongs to; check
+    ``application.service``. Do slow work in a background job. An exception here is
+    logged and does not undo the submission.
+
+    :param application: the new ``Application`` (reference, service, state, answers).
+    """
+
+
+@hookspec
+def application_transitioned(application: Any, event: Any) -> None:
+    """An application moved from one workflow state to another (after commit).
+
+    :param application: the ``Application``, already in its new state.
+    :param event: the ``ApplicationEvent`` recording the move: ``action``,
+        ``from_state``, ``to_state``, ``actor_role`` and ``created_at``.
+    """
+
+
+@hookspec
+def register_demo_data() -> int:  # type: ignore[empty-body]
+    """Add this plugin's own demo records (say, bills to pay) to the embedded demo.
+
+    Called by ``portal demo`` after the core's demo accounts and departments exist, only on
+    the embedded default (SQLite). Must be idempotent: running it twice adds nothing new.
+    The caller commits.
+
+    :return: how many new records were added.
     """

@@ -34,6 +34,8 @@ class LoadedService:
     status: str  # "active", "disabled" or "not selected"
     reason: str = ""
     definition: ServiceDefinition | None = None
+    #: The Python package holding the plugin: its templates/, translations/, migrations/.
+    package: str = ""
 
     @property
     def name(self) -> str:
@@ -45,6 +47,24 @@ class ServiceRegistry:
         self.entries: list[LoadedService] = []
         self.plugin_manager = pluggy.PluginManager(hookspecs.PROJECT)
         self.plugin_manager.add_hookspecs(hookspecs)
+
+    def package(self, name: str) -> str:
+        """The package of the active service ``name`` (for its templates and catalogue)."""
+        for entry in self.entries:
+            if entry.status == "active" and entry.definition and entry.definition.name == name:
+                return entry.package
+        raise KeyError(name)
+
+    def migration_folders(self) -> list[str]:
+        """``migrations/`` folders of active plugins: their own Alembic branches."""
+        from importlib.resources import files
+
+        folders = []
+        for package in dict.fromkeys(e.package for e in self.entries if e.status == "active"):
+            folder = files(package) / "migrations"
+            if folder.is_dir():
+                folders.append(str(folder))
+        return folders
 
     @property
     def active(self) -> dict[str, ServiceDefinition]:
@@ -62,8 +82,33 @@ def _distribution(entry_point: EntryPoint) -> tuple[str, str]:
     return dist.metadata["Name"] or "-", dist.version or "-"
 
 
+def _package_of(plugin: Any) -> str:
+    module = plugin if hasattr(plugin, "__name__") else type(plugin)
+    name = getattr(module, "__name__", "")
+    if hasattr(module, "__path__"):
+        return name
+    return getattr(module, "__package__", None) or name.rpartition(".")[0] or name
+
+
+def _check_tables(package: str, names: set[str]) -> None:
+    """A service's own tables must be named ``<service>_...`` so none collides."""
+    from portal.extensions import db
+
+    for mapper in db.Model.registry.mappers:
+        module = mapper.class_.__module__
+        if module != package and not module.startswith(package + "."):
+            continue
+        table = getattr(mapper.local_table, "name", "")
+        if not any(table.startswith(f"{name}_") for name in names):
+            raise InvalidService(
+                f"table {table!r} must start with its service's name "
+                f"({' or '.join(sorted(names))}_...)"
+            )
+
+
 def _register(registry: ServiceRegistry, entry_point: EntryPoint, entry: LoadedService) -> None:
     plugin = entry_point.load()
+    entry.package = _package_of(plugin)
     registry.plugin_manager.register(plugin, name=entry_point.name)
     impl = registry.plugin_manager.hook.register_services.get_hookimpls()
     own = [i for i in impl if i.plugin is plugin]
@@ -76,6 +121,7 @@ def _register(registry: ServiceRegistry, entry_point: EntryPoint, entry: LoadedS
     for definition in definitions:
         if not isinstance(definition, ServiceDefinition):
             raise InvalidService("register_services must return ServiceDefinition objects")
+    _check_tables(entry.package, {d.name for d in definitions})
     taken = set(registry.active)
     first, *more = definitions
     for definition in definitions:
@@ -86,7 +132,8 @@ def _register(registry: ServiceRegistry, entry_point: EntryPoint, entry: LoadedS
     entry.status = "active"
     for definition in more:
         registry.entries.append(LoadedService(entry.entry_point, entry.distribution,
-                                              entry.version, "active", "", definition))
+                                              entry.version, "active", "", definition,
+                                              entry.package))
 
 
 def load_services(selected: list[str] | None = None) -> ServiceRegistry:
@@ -123,3 +170,36 @@ def init_app(app: Flask) -> ServiceRegistry:
 
 def services(app: Flask) -> ServiceRegistry:
     return app.extensions["portal_services"]
+
+
+def _alembic_with_service_branches(config: Any) -> Any:
+    """Alembic sees the core's revisions and every active plugin's own branch."""
+    import os
+    from pathlib import Path
+
+    from flask import current_app
+
+    folders = [str(Path(__file__).parent.parent / "migrations" / "versions")]
+    if "portal_services" in current_app.extensions:
+        folders += services(current_app).migration_folders()
+    config.set_main_option("path_separator", "os")
+    config.set_main_option("version_locations", os.pathsep.join(folders))
+    return config
+
+
+def _upgrade_all_branches_by_default() -> None:
+    """``portal db upgrade`` goes to every head (core and plugins), not only one."""
+    from flask_migrate.cli import db as db_group
+
+    for name in ("upgrade",):
+        for param in db_group.commands[name].params:
+            if param.name == "revision":
+                param.default = "heads"
+
+
+def init_migrations() -> None:
+    from portal.extensions import migrate
+
+    if _alembic_with_service_branches not in migrate.configure_callbacks:
+        migrate.configure(_alembic_with_service_branches)
+    _upgrade_all_branches_by_default()

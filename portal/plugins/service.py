@@ -10,13 +10,51 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
+
+from flask_babel import lazy_gettext as _l
 
 #: Who can take an action: the applicant, a staff role, or the platform itself.
 ACTORS = frozenset({"citizen", "officer", "supervisor", "department_admin", "system"})
 NAME_PATTERN = re.compile(r"^[a-z][a-z0-9_]{1,39}$")
 CURRENCY = "HKD"
+
+#: Topics of the catalogue; a service's ``category`` is one of these codes.
+TOPICS: dict[str, Any] = {
+    "transport": _l("Transport and driving"),
+    "records": _l("Births, deaths and marriages"),
+    "payments": _l("Bills, tax and payments"),
+    "immigration": _l("Identity, travel and immigration"),
+    "health": _l("Health"),
+    "housing": _l("Housing and land"),
+    "business": _l("Business and trade"),
+    "education": _l("Education and training"),
+    "environment": _l("Environment and animals"),
+    "community": _l("Community, sport and culture"),
+}
+
+#: Names of states and actions the core knows; a service names its own others.
+STATE_LABELS: dict[str, Any] = {
+    "awaiting_payment": _l("Awaiting payment"),
+    "received": _l("Received"),
+    "under_review": _l("Being processed"),
+    "approved": _l("Approved"),
+    "rejected": _l("Rejected"),
+    "withdrawn": _l("Withdrawn"),
+    "paid": _l("Paid"),
+    "completed": _l("Completed"),
+}
+ACTION_LABELS: dict[str, Any] = {
+    "withdraw": _l("Withdraw application"),
+    "payment_received": _l("Payment received"),
+    "approve": _l("Approve"),
+    "reject": _l("Reject"),
+    "start_review": _l("Start processing"),
+}
+#: A service that takes payment before processing starts here, and leaves by this action.
+AWAITING_PAYMENT = "awaiting_payment"
+PAYMENT_RECEIVED = "payment_received"
 
 
 class InvalidService(ValueError):
@@ -129,7 +167,10 @@ class Step:
     """One page of questions: a form class, shown when ``condition(answers)`` is true."""
 
     name: str
+    #: The page heading, and the heading of this step's answers on check your answers.
+    title: Any
     form: type
+    #: Shown only when this returns true for the answers given so far (field name -> value).
     condition: Callable[[Mapping[str, Any]], bool] | None = None
 
     def __post_init__(self) -> None:
@@ -137,8 +178,25 @@ class Step:
 
         if not NAME_PATTERN.match(self.name):
             raise InvalidService(f"step name {self.name!r} must be lower_snake_case")
+        if not str(self.title).strip():
+            raise InvalidService(f"step {self.name!r} needs a title")
         if not (isinstance(self.form, type) and issubclass(self.form, PortalForm)):
             raise InvalidService(f"step {self.name!r}: form must subclass toolkit.ServiceForm")
+
+    def fields(self) -> list[str]:
+        """Names of the questions of this step, in order (the CSRF token is not one)."""
+        return _declared_fields(self.form)
+
+
+def _declared_fields(form_class: type) -> list[str]:
+    from wtforms.fields.core import UnboundField
+
+    found = [
+        (value.creation_counter, name)
+        for name in dir(form_class)
+        if not name.startswith("_") and isinstance(value := getattr(form_class, name), UnboundField)
+    ]
+    return [name for _counter, name in sorted(found)]
 
 
 def _no_fee(_answers: Mapping[str, Any]) -> Fee:
@@ -149,21 +207,39 @@ def _no_fee(_answers: Mapping[str, Any]) -> Fee:
 class ServiceDefinition:
     """An e-service, as a plugin declares it through ``register_services``."""
 
+    #: Entry-point name; also the gettext domain, template folder and table prefix.
     name: str
     title: Any
     summary: Any
+    #: Code of the department that runs it, e.g. ``TD``.
     department: str
+    #: A topic code from ``TOPICS`` (the catalogue groups services by it).
     category: str
     workflow: Workflow
     steps: tuple[Step, ...] = ()
+    #: The fee for these answers (field name -> value), fixed at submission.
     fees: Callable[[Mapping[str, Any]], Fee] = _no_fee
+    #: Whether the citizen pays before the department starts (the workflow then starts
+    #: in ``awaiting_payment`` and the platform leaves it by ``payment_received``).
     pay_before_processing: bool = True
     #: Processing time pledged, in Hong Kong working days.
     pledge_working_days: int = 10
+    #: Answers filled in from the citizen's profile (field name -> value) when they start.
     prefill: Callable[[Any], Mapping[str, Any]] | None = None
+    #: For the start page: who can use the service, what they need, what it costs.
+    eligibility: Any = ""
+    requirements: tuple[Any, ...] = ()
+    fee_summary: Any = None
+    #: Extra words people search with (both languages are searched).
+    keywords: tuple[Any, ...] = ()
+    #: Names of the service's own states and actions (the core names the common ones).
+    state_labels: Mapping[str, Any] = field(default_factory=dict)
+    action_labels: Mapping[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "steps", tuple(self.steps))
+        object.__setattr__(self, "requirements", tuple(self.requirements))
+        object.__setattr__(self, "keywords", tuple(self.keywords))
         if not NAME_PATTERN.match(self.name or ""):
             raise InvalidService(
                 f"service name {self.name!r} must be 2-40 lower-case letters, digits or _"
@@ -172,12 +248,54 @@ class ServiceDefinition:
             raise InvalidService(f"service {self.name!r} needs a title and a summary")
         if not re.fullmatch(r"[A-Z]{2,16}", self.department or ""):
             raise InvalidService(f"service {self.name!r}: department must be a code like TD")
+        if self.category not in TOPICS:
+            raise InvalidService(
+                f"service {self.name!r}: category must be one of {', '.join(sorted(TOPICS))}"
+            )
         if not isinstance(self.workflow, Workflow):
             raise InvalidService(f"service {self.name!r}: workflow must be a Workflow")
+        if not self.steps:
+            raise InvalidService(f"service {self.name!r} needs at least one step")
         names = [step.name for step in self.steps]
         if len(names) != len(set(names)):
             raise InvalidService(f"service {self.name!r}: step names must be unique")
+        questions = [question for step in self.steps for question in step.fields()]
+        if len(questions) != len(set(questions)):
+            raise InvalidService(f"service {self.name!r}: field names must be unique across steps")
         if not isinstance(self.pledge_working_days, int) or self.pledge_working_days < 1:
             raise InvalidService(f"service {self.name!r}: pledge must be a positive integer")
         if not callable(self.fees):
             raise InvalidService(f"service {self.name!r}: fees must be a function of the answers")
+        if self.prefill is not None and not callable(self.prefill):
+            raise InvalidService(f"service {self.name!r}: prefill must be a function of the user")
+        if self.pay_before_processing and self.workflow.initial == AWAITING_PAYMENT:
+            pay = [m for m in self.workflow.transitions
+                   if m.source == AWAITING_PAYMENT and m.action == PAYMENT_RECEIVED]
+            if not pay or "system" not in pay[0].actors:
+                raise InvalidService(
+                    f"service {self.name!r}: {AWAITING_PAYMENT!r} needs a "
+                    f"{PAYMENT_RECEIVED!r} transition taken by 'system'"
+                )
+        unnamed = [s for s in self.workflow.states
+                   if s not in self.state_labels and s not in STATE_LABELS]
+        if unnamed:
+            raise InvalidService(
+                f"service {self.name!r}: states without a label: {', '.join(unnamed)}"
+            )
+        actions = {m.action for m in self.workflow.transitions}
+        unnamed = sorted(
+            a for a in actions if a not in self.action_labels and a not in ACTION_LABELS
+        )
+        if unnamed:
+            raise InvalidService(
+                f"service {self.name!r}: actions without a label: {', '.join(unnamed)}"
+            )
+
+    def state_label(self, state: str) -> Any:
+        return self.state_labels.get(state) or STATE_LABELS.get(state, state)
+
+    def action_label(self, action: str) -> Any:
+        return self.action_labels.get(action) or ACTION_LABELS.get(action, action)
+
+    def step(self, name: str) -> Step | None:
+        return next((step for step in self.steps if step.name == name), None)

@@ -110,7 +110,7 @@ def app(
 
     application.test_client_class = IsolatedClient
     with application.app_context():
-        upgrade()
+        upgrade(revision="heads")
     yield application
     from portal.extensions import db
 

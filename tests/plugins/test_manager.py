@@ -20,14 +20,16 @@ class Form(toolkit.ServiceForm):
 def register_services():
     return [toolkit.ServiceDefinition(
         name="{name}", title="Library card", summary="Get a library card",
-        department="LCSD", category="culture",
-        steps=[toolkit.Step("details", Form)],
+        department="LCSD", category="community",
+        steps=[toolkit.Step("details", "Your details", Form)],
         workflow=toolkit.Workflow(
             states=("submitted", "issued"), initial="submitted",
             terminal=frozenset({{"issued"}}),
             transitions=[toolkit.Transition("submitted", "issue", "issued", {{"officer"}})],
         ),
         fees=lambda answers: toolkit.Fee(5000),
+        state_labels={{"submitted": "Submitted", "issued": "Issued"}},
+        action_labels={{"issue": "Issue the card"}},
     )]
 '''
 

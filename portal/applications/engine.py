@@ -1,0 +1,391 @@
+"""The citizen's way through any service, driven by its ``ServiceDefinition``.
+
+Answers are kept as the raw form values of each step (``{step: {field: [values]}}``), so
+a step is shown again exactly as it was typed and every step is validated again, with the
+service's current rules, before submission. ``walk`` replays a draft's steps in order,
+skipping those whose condition is false for the answers so far.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from flask import abort, current_app
+from flask_babel import gettext
+from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
+from werkzeug.datastructures import MultiDict
+
+from portal.applications.fields import ConfirmField, DateField, UploadField
+from portal.applications.models import (
+    Application,
+    ApplicationEvent,
+    Draft,
+    DraftStatus,
+    Upload,
+)
+from portal.applications.uploads import discard_files
+from portal.applications.util import add_working_days, new_reference
+from portal.database import utcnow
+from portal.extensions import db
+from portal.i18n import format_day
+from portal.plugins.manager import services
+from portal.plugins.service import (
+    AWAITING_PAYMENT,
+    PAYMENT_RECEIVED,
+    IllegalTransition,
+    ServiceDefinition,
+    Step,
+)
+
+log = logging.getLogger("portal.applications")
+
+#: Most values a field can keep, and the longest value, in a saved (unchecked) draft.
+_MAX_VALUES, _MAX_VALUE_LENGTH = 10, 10_000
+
+
+class StaleState(IllegalTransition):
+    """Someone else moved the application first."""
+
+
+def service_or_404(name: str) -> ServiceDefinition:
+    definition = services(current_app).active.get(name)
+    if definition is None:
+        abort(404)
+    return definition
+
+
+def bind(step: Step, raw: Mapping[str, list[str]] | None, prefill: bool = False) -> Any:
+    """The step's form filled with stored values (no CSRF: the request was checked)."""
+    if raw is None:
+        return step.form(formdata=None, meta={"csrf": False})
+    return step.form(formdata=MultiDict(_pairs(raw)), meta={"csrf": False})
+
+
+def _pairs(raw: Mapping[str, list[str]]) -> list[tuple[str, str]]:
+    return [(name, value) for name, values in raw.items() for value in values]
+
+
+@dataclass
+class StepState:
+    step: Step
+    form: Any
+    answered: bool
+    complete: bool
+    values: dict[str, Any] = field(default_factory=dict)
+
+
+def walk(definition: ServiceDefinition, answers: Mapping[str, Any], completed: list[str],
+         uploads: Mapping[str, Upload]) -> list[StepState]:
+    """The steps that apply to these answers, each bound and checked."""
+    values: dict[str, Any] = {}
+    states = []
+    for step in definition.steps:
+        if step.condition is not None and not step.condition(dict(values)):
+            continue
+        raw = answers.get(step.name)
+        form = bind(step, raw)
+        complete = False
+        if raw is not None:
+            complete = form.validate() & _check_uploads(form, uploads)
+            complete = complete and step.name in completed
+        step_values = {f.name: f.data for f in form if f.name != "csrf_token"}
+        values.update(step_values)
+        states.append(StepState(step, form, raw is not None, complete, step_values))
+    return states
+
+
+def _check_uploads(form: Any, uploads: Mapping[str, Upload]) -> bool:
+    """An upload answer must name a document given in this draft or application."""
+    ok = True
+    for item in form:
+        if isinstance(item, UploadField) and item.data:
+            upload = uploads.get(item.data)
+            if upload is None:
+                item.errors = [*item.errors, gettext("Choose the file again")]
+                item.data = None
+                ok = False
+            else:
+                item.uploaded_name = upload.filename
+    return ok
+
+
+def flat_values(states: list[StepState]) -> dict[str, Any]:
+    values: dict[str, Any] = {}
+    for state in states:
+        values.update(state.values)
+    return values
+
+
+# --- drafts -----------------------------------------------------------------------------
+
+
+def draft_uploads(draft: Draft) -> dict[str, Upload]:
+    rows = db.session.scalars(select(Upload).where(Upload.draft_id == draft.id))
+    return {row.public_id: row for row in rows}
+
+
+def start_draft(definition: ServiceDefinition, user: Any) -> Draft:
+    """A new draft, with what the profile already tells us filled in."""
+    import secrets
+
+    answers: dict[str, dict[str, list[str]]] = {}
+    if definition.prefill is not None:
+        known = {k: v for k, v in (definition.prefill(user) or {}).items() if v}
+        for step in definition.steps:
+            given = {name: [str(known[name])] for name in step.fields() if name in known}
+            if given:
+                answers[step.name] = given
+    draft = Draft(public_id=secrets.token_hex(16), user_id=user.id, service=definition.name,
+                  answers=answers, completed_steps=[])
+    db.session.add(draft)
+    db.session.commit()
+    return draft
+
+
+def draft_expires_on(draft: Draft) -> datetime:
+    return draft.updated_at + timedelta(days=current_app.config["DRAFT_EXPIRY_DAYS"])
+
+
+def is_expired(draft: Draft) -> bool:
+    return draft_expires_on(draft) <= utcnow()
+
+
+def raw_step_answers(step: Step, form_data: Any) -> dict[str, list[str]]:
+    """What was posted for this step's own fields (anything else is ignored)."""
+    return {
+        name: [value[:_MAX_VALUE_LENGTH] for value in form_data.getlist(name)[:_MAX_VALUES]]
+        for name in step.fields()
+    }
+
+
+def save_step(draft: Draft, step: Step, raw: dict[str, list[str]], complete: bool) -> None:
+    answers = dict(draft.answers or {})
+    answers[step.name] = raw
+    completed = [name for name in (draft.completed_steps or []) if name != step.name]
+    if complete:
+        completed.append(step.name)
+    # New objects, so the JSON columns are seen as changed.
+    draft.answers, draft.completed_steps = answers, completed
+    draft.updated_at = utcnow()
+    draft.reminder_sent_at = None
+
+
+def next_step_after(states: list[StepState], step_name: str) -> StepState | None:
+    names = [state.step.name for state in states]
+    if step_name not in names:
+        return None
+    later = states[names.index(step_name) + 1:]
+    return later[0] if later else None
+
+
+def first_unfinished(states: list[StepState]) -> StepState | None:
+    return next((state for state in states if not state.complete), None)
+
+
+# --- showing answers ---------------------------------------------------------------------
+
+
+@dataclass
+class AnswerRow:
+    label: str
+    value: str
+    field: str
+    upload: Upload | None = None
+
+
+def _display(item: Any, upload: Upload | None) -> str:
+    data = item.data
+    if isinstance(item, UploadField):
+        return upload.filename if upload else ""
+    if isinstance(item, ConfirmField):
+        return gettext("Yes") if data else gettext("No")
+    if isinstance(item, DateField):
+        return format_day(data) if data else ""
+    if hasattr(item, "iter_choices"):
+        chosen = {str(v) for v in (data if isinstance(data, list) else [data])}
+        labels = [str(choice[1]) for choice in item.iter_choices() if str(choice[0]) in chosen]
+        return ", ".join(labels)
+    return "" if data is None else str(data)
+
+
+def answer_rows(form: Any, uploads: Mapping[str, Upload]) -> list[AnswerRow]:
+    rows = []
+    for item in form:
+        if item.name == "csrf_token" or item.type in ("SubmitField", "HiddenField"):
+            continue
+        upload = uploads.get(item.data) if isinstance(item, UploadField) and item.data else None
+        rows.append(AnswerRow(str(item.label.text), _display(item, upload), item.name, upload))
+    return rows
+
+
+def submitted_sections(application: Application) -> list[tuple[str, list[AnswerRow]]]:
+    """The answers of a submitted application, as they were given."""
+    definition = services(current_app).active.get(application.service)
+    uploads = {u.public_id: u for u in application.uploads}
+    sections = []
+    if definition is None:
+        # The service was removed: still show what was answered.
+        for step_name, raw in application.answers.items():
+            rows = [AnswerRow(name, ", ".join(values), name) for name, values in raw.items()]
+            sections.append((step_name, rows))
+        return sections
+    for step in definition.steps:
+        raw = application.answers.get(step.name)
+        if raw is None:
+            continue
+        form = bind(step, raw)
+        sections.append((str(step.title), answer_rows(form, uploads)))
+    return sections
+
+
+# --- submission and the workflow ------------------------------------------------------------
+
+
+def submit(draft: Draft, definition: ServiceDefinition, states: list[StepState],
+           locale: str) -> Application:
+    """Turn ``draft`` into exactly one application, however often or concurrently asked.
+
+    The draft is claimed with a compare-and-set (``open`` -> ``submitted``); whoever loses
+    finds the winner's application by the draft id, which is unique in ``applications``.
+    """
+    values = flat_values(states)
+    fee = definition.fees(values)
+    claimed = db.session.execute(
+        update(Draft)
+        .where(Draft.id == draft.id, Draft.status == DraftStatus.OPEN)
+        .values(status=DraftStatus.SUBMITTED, updated_at=utcnow())
+    ).rowcount
+    if claimed != 1:
+        db.session.rollback()
+        return _application_of(draft)
+    used = {state.form[f].data for state in states for f in state.step.fields()
+            if isinstance(state.form[f], UploadField) and state.form[f].data}
+    application = Application(
+        draft_id=draft.id,
+        user_id=draft.user_id,
+        service=definition.name,
+        department=definition.department,
+        state=definition.workflow.initial,
+        answers={state.step.name: draft.answers[state.step.name] for state in states},
+        fee_amount=fee.amount,
+        fee_currency=fee.currency,
+        locale=locale,
+    )
+    for attempt in range(5):
+        application.reference = new_reference()
+        try:
+            with db.session.begin_nested():
+                db.session.add(application)
+                db.session.flush()
+            break
+        except IntegrityError:  # the savepoint's rollback took the pending row away
+            if attempt == 4:
+                raise
+    db.session.add(ApplicationEvent(application_id=application.id, action="submitted",
+                                    from_state=None, to_state=application.state,
+                                    actor_role="citizen", actor_id=draft.user_id))
+    leftovers = []
+    for upload in db.session.scalars(select(Upload).where(Upload.draft_id == draft.id)):
+        if upload.public_id in used:
+            upload.application_id = application.id
+        else:
+            leftovers.append(upload)
+            db.session.delete(upload)
+    if application.state == AWAITING_PAYMENT and fee.amount == 0:
+        transition(application, PAYMENT_RECEIVED, actor_role="system", definition=definition,
+                   note=None)
+    elif application.state != AWAITING_PAYMENT:
+        start_the_clock(application, definition)
+    from portal.identity.util import email_user
+
+    email_user(
+        application.user, "applications/submitted",
+        reference=application.reference,
+        service_title=_in_locale(definition.title, application.user.preferred_language),
+        link=_external("applications.detail", reference=application.reference),
+        awaiting_payment=application.state == AWAITING_PAYMENT,
+    )
+    db.session.commit()
+    discard_files(leftovers)
+    _announce("application_submitted", application=application)
+    return application
+
+
+def _in_locale(text: Any, locale: str) -> str:
+    from portal.i18n import force_locale
+
+    with force_locale(locale):
+        return str(text)
+
+
+def _external(endpoint: str, **values: Any) -> str:
+    from portal.notifications.outbox import external_url
+
+    return external_url(endpoint, **values)
+
+
+def _application_of(draft: Draft) -> Application:
+    application = db.session.scalar(select(Application).where(Application.draft_id == draft.id))
+    if application is None:  # the draft was claimed, but its application is not visible yet
+        abort(409)
+    return application
+
+
+def start_the_clock(application: Application, definition: ServiceDefinition) -> None:
+    """The pledge runs from the day the department can start (submitted, or paid)."""
+    from portal.i18n import hong_kong_today
+
+    if application.state in definition.workflow.terminal:
+        return
+    application.decision_due = add_working_days(hong_kong_today(),
+                                                definition.pledge_working_days)
+
+
+def transition(application: Application, action: str, *, actor_role: str,
+               actor_id: int | None = None, note: str | None = None,
+               definition: ServiceDefinition | None = None) -> ApplicationEvent:
+    """Move ``application`` by ``action``: the one way any state changes.
+
+    Raises ``IllegalTransition`` when the workflow does not allow it for this actor, and
+    ``StaleState`` when another request moved the application first (the update is a
+    compare-and-set on the state read). The caller commits.
+    """
+    definition = definition or services(current_app).active.get(application.service)
+    if definition is None:
+        raise IllegalTransition(application.state, action, actor_role)
+    source = application.state
+    target = definition.workflow.next_state(source, action, actor_role)
+    moved = db.session.execute(
+        update(Application)
+        .where(Application.id == application.id, Application.state == source)
+        .values(state=target, updated_at=utcnow())
+        .execution_options(synchronize_session=False)
+    ).rowcount
+    if moved != 1:
+        raise StaleState(source, action, actor_role)
+    application.state = target
+    event = ApplicationEvent(application_id=application.id, action=action,
+                             from_state=source, to_state=target, actor_role=actor_role,
+                             actor_id=actor_id, note=note)
+    db.session.add(event)
+    if source == AWAITING_PAYMENT:
+        start_the_clock(application, definition)
+    db.session.flush()
+    return event
+
+
+def _announce(hook: str, **kwargs: Any) -> None:
+    """Tell plugins, after commit; a plugin's failure is logged, never the citizen's."""
+    try:
+        getattr(services(current_app).plugin_manager.hook, hook)(**kwargs)
+    except Exception:  # noqa: BLE001 - a plugin must not break the portal
+        log.exception("a plugin failed in %s", hook)
+
+
+def announce_transition(application: Application, event: ApplicationEvent) -> None:
+    _announce("application_transitioned", application=application, event=event)

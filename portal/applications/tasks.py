@@ -1,0 +1,72 @@
+"""Periodic work on drafts: a reminder a week before a draft expires, then deletion."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from celery import shared_task
+from flask import current_app
+from sqlalchemy import select, update
+
+from portal.applications.models import Draft, DraftStatus, Upload
+from portal.applications.uploads import discard_files
+from portal.database import utcnow
+from portal.extensions import db
+
+
+def remind_and_expire_drafts() -> tuple[int, int]:
+    """Email owners of drafts about to expire (once), delete expired ones with their
+    uploads. Returns (reminded, deleted). Safe to run from several workers at once: the
+    reminder is claimed with a compare-and-set."""
+    from portal.i18n import force_locale, format_day
+    from portal.identity.util import email_user
+    from portal.notifications.outbox import external_url
+    from portal.plugins.manager import services
+
+    config = current_app.config
+    now = utcnow()
+    expiry = timedelta(days=config["DRAFT_EXPIRY_DAYS"])
+    remind_after = expiry - timedelta(days=config["DRAFT_REMINDER_DAYS_BEFORE"])
+    reminded = 0
+    due = db.session.scalars(
+        select(Draft).where(Draft.status == DraftStatus.OPEN, Draft.reminder_sent_at.is_(None),
+                            Draft.updated_at <= now - remind_after,
+                            Draft.updated_at > now - expiry)
+    ).all()
+    catalogue = services(current_app).active
+    for draft in due:
+        claimed = db.session.execute(
+            update(Draft).where(Draft.id == draft.id, Draft.reminder_sent_at.is_(None),
+                                Draft.updated_at == draft.updated_at)
+            .values(reminder_sent_at=now)
+        ).rowcount
+        if claimed != 1:
+            continue
+        definition = catalogue.get(draft.service)
+        locale = draft.user.preferred_language
+        with force_locale(locale):
+            title = str(definition.title) if definition else draft.service
+            expires_on = format_day(draft.updated_at + expiry, locale=locale)
+        email_user(draft.user, "applications/draft_expiring", service_title=title,
+                   expires_on=expires_on,
+                   link=external_url("applications.resume", draft_id=draft.public_id))
+        db.session.commit()
+        reminded += 1
+    expired = db.session.scalars(
+        select(Draft).where(Draft.status == DraftStatus.OPEN, Draft.updated_at <= now - expiry)
+    ).all()
+    deleted = 0
+    for draft in expired:
+        uploads = db.session.scalars(select(Upload).where(Upload.draft_id == draft.id)).all()
+        for upload in uploads:
+            db.session.delete(upload)
+        db.session.delete(draft)
+        db.session.commit()
+        discard_files(list(uploads))
+        deleted += 1
+    return reminded, deleted
+
+
+@shared_task(name="portal.applications.tasks.expire_drafts")
+def expire_drafts() -> tuple[int, int]:
+    return remind_and_expire_drafts()

@@ -1,0 +1,1 @@
+"""The service catalogue: every active service by topic and department, search, start pages."""
