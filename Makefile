@@ -56,6 +56,14 @@ translations: python
 	$(BIN)/pybabel extract -F babel.cfg -k _l -k lazy_gettext -o portal/translations/messages.pot --no-location --sort-output --omit-header .
 	$(BIN)/pybabel update -i portal/translations/messages.pot -d portal/translations --no-fuzzy-matching --ignore-obsolete
 	$(BIN)/pybabel compile -d portal/translations --statistics
+	@# Each built-in service has its own domain (services/<name>/babel.cfg) and catalogues.
+	@set -e; for config in services/*/babel.cfg; do \
+	  name=$$(basename $$(dirname $$config)); dir=services/$$name; \
+	  echo "service $$name"; \
+	  $(BIN)/pybabel extract -F $$config -k _l -k lazy_gettext -o $$dir/translations/$$name.pot --no-location --sort-output --omit-header $$dir; \
+	  $(BIN)/pybabel update -D $$name -i $$dir/translations/$$name.pot -d $$dir/translations --no-fuzzy-matching --ignore-obsolete; \
+	  $(BIN)/pybabel compile -D $$name -d $$dir/translations --statistics; \
+	done
 
 lint: python
 	$(BIN)/ruff check portal services tests bench tools

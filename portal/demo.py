@@ -5,12 +5,14 @@ Never loaded outside the embedded default (``portal demo`` refuses other databas
 
 from __future__ import annotations
 
+from flask import current_app
 from sqlalchemy import select
 
 from portal.database import utcnow
 from portal.extensions import db
 from portal.identity import util
 from portal.identity.models import Department, Role, User
+from portal.plugins.manager import services
 
 DEMO_TOTP_SECRET = "JBSWY3DPEHPK3PXP"  # noqa: S105 - published demo secret
 
@@ -89,5 +91,7 @@ def load_demo_data() -> int:
             util.set_totp_secret(user, account["totp"])
         db.session.add(user)
         created += 1
+    # Each service plugin adds its own demo records (say, bills to pay).
+    created += sum(services(current_app).plugin_manager.hook.register_demo_data())
     db.session.commit()
     return created

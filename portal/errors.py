@@ -70,9 +70,29 @@ def init_app(app: Flask) -> None:
 
     def _internal(exc: Exception) -> Any:
         original = getattr(exc, "original_exception", None) or exc
-        app.logger.error("unhandled error %s", current_request_id(), exc_info=original)
         try:
             db.session.rollback()
         except Exception:  # noqa: BLE001, S110
             pass
+        failed = _disable_failing_service(original)
+        if failed is not None:
+            return _render(503, service_failed=True)
+        app.logger.error("unhandled error %s", current_request_id(), exc_info=original)
         return _render(500)
+
+
+def _disable_failing_service(exc: BaseException) -> str | None:
+    """A plugin that raises while serving a request is switched off in this process and
+    reported (log, ``portal services``, the administrators' services page); the citizen
+    is told the service is unavailable and every other service goes on."""
+    from portal.plugins.manager import services
+
+    registry = services(current_app)
+    entry = registry.blame(exc)
+    if entry is None:
+        return None
+    reason = f"raised {type(exc).__name__} on a request: {exc}"
+    registry.disable(entry, reason)
+    current_app.logger.error("service plugin %s disabled (error %s): %s", entry.entry_point,
+                             current_request_id(), reason, exc_info=exc)
+    return entry.entry_point

@@ -22,7 +22,9 @@ from portal.forms import (
     as_choices,
 )
 from portal.forms import PortalForm as _PortalForm
+from portal.i18n import current_locale, format_day, format_hkd
 from portal.identity.districts import DISTRICTS
+from portal.identity.hkid import InvalidHKID, normalise_hkid
 from portal.plugins.hookspecs import hookimpl
 from portal.plugins.service import (
     TOPICS,
@@ -48,6 +50,7 @@ __all__ = [
     "EmailField",
     "Fee",
     "IllegalTransition",
+    "InvalidHKID",
     "InputRequired",
     "InvalidService",
     "Length",
@@ -67,8 +70,12 @@ __all__ = [
     "WholeNumberField",
     "Workflow",
     "as_choices",
+    "current_locale",
     "db",
+    "format_day",
+    "format_hkd",
     "hookimpl",
     "lazy_gettext",
+    "normalise_hkid",
     "profile_address",
 ]

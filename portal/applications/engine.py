@@ -59,11 +59,16 @@ def service_or_404(name: str) -> ServiceDefinition:
     return definition
 
 
-def bind(step: Step, raw: Mapping[str, list[str]] | None, prefill: bool = False) -> Any:
-    """The step's form filled with stored values (no CSRF: the request was checked)."""
-    if raw is None:
-        return step.form(formdata=None, meta={"csrf": False})
-    return step.form(formdata=MultiDict(_pairs(raw)), meta={"csrf": False})
+def bind(step: Step, raw: Mapping[str, list[str]] | None,
+         before: Mapping[str, Any] | None = None) -> Any:
+    """The step's form filled with stored values (no CSRF: the request was checked).
+
+    ``answers`` (the earlier steps' values) is passed to the form too, so a question can
+    depend on them (the bill found on the step before); forms that do not take it ignore
+    it, as WTForms ignores keywords that name no field.
+    """
+    formdata = None if raw is None else MultiDict(_pairs(raw))
+    return step.form(formdata=formdata, meta={"csrf": False}, answers=dict(before or {}))
 
 
 def _pairs(raw: Mapping[str, list[str]]) -> list[tuple[str, str]]:
@@ -77,6 +82,8 @@ class StepState:
     answered: bool
     complete: bool
     values: dict[str, Any] = field(default_factory=dict)
+    #: The answers of the steps before this one.
+    before: dict[str, Any] = field(default_factory=dict)
 
 
 def walk(definition: ServiceDefinition, answers: Mapping[str, Any], completed: list[str],
@@ -88,14 +95,15 @@ def walk(definition: ServiceDefinition, answers: Mapping[str, Any], completed: l
         if step.condition is not None and not step.condition(dict(values)):
             continue
         raw = answers.get(step.name)
-        form = bind(step, raw)
+        before = dict(values)
+        form = bind(step, raw, before)
         complete = False
         if raw is not None:
             complete = form.validate() & _check_uploads(form, uploads)
             complete = complete and step.name in completed
         step_values = {f.name: f.data for f in form if f.name != "csrf_token"}
         values.update(step_values)
-        states.append(StepState(step, form, raw is not None, complete, step_values))
+        states.append(StepState(step, form, raw is not None, complete, step_values, before))
     return states
 
 
@@ -234,11 +242,13 @@ def submitted_sections(application: Application) -> list[tuple[str, list[AnswerR
             rows = [AnswerRow(name, ", ".join(values), name) for name, values in raw.items()]
             sections.append((step_name, rows))
         return sections
+    values: dict[str, Any] = {}
     for step in definition.steps:
         raw = application.answers.get(step.name)
         if raw is None:
             continue
-        form = bind(step, raw)
+        form = bind(step, raw, values)
+        values.update({item.name: item.data for item in form})
         sections.append((str(step.title), answer_rows(form, uploads)))
     return sections
 
@@ -296,9 +306,10 @@ def submit(draft: Draft, definition: ServiceDefinition, states: list[StepState],
         else:
             leftovers.append(upload)
             db.session.delete(upload)
+    free_pass = None
     if application.state == AWAITING_PAYMENT and fee.amount == 0:
-        transition(application, PAYMENT_RECEIVED, actor_role="system", definition=definition,
-                   note=None)
+        free_pass = transition(application, PAYMENT_RECEIVED, actor_role="system",
+                               definition=definition, note=None)
     elif application.state != AWAITING_PAYMENT:
         start_the_clock(application, definition)
     from portal.identity.util import email_user
@@ -313,6 +324,8 @@ def submit(draft: Draft, definition: ServiceDefinition, states: list[StepState],
     db.session.commit()
     discard_files(leftovers)
     _announce("application_submitted", application=application)
+    if free_pass is not None:
+        announce_transition(application, free_pass)
     return application
 
 

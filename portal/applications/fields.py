@@ -143,7 +143,7 @@ class _FileInput(_TranslatedErrorPrefix, GovFileInput):
         params.setdefault("attributes", {})["accept"] = accept
         hint = str(field.description) if field.description else ""
         if field.uploaded_name:
-            current = gettext("Uploaded: %(name)s. Choose a file only to replace it.",
+            current = gettext("Uploaded: %(name)s. Choose a file only if you want to replace it.",
                               name=field.uploaded_name)
             hint = f"{hint} {current}".strip()
         if hint:

@@ -29,6 +29,7 @@ class AddressForm(PortalForm):
         [InputRequired(_l("Select a district"))],
         choices=as_choices([("", _l("Select a district")), *DISTRICTS.items()]),
         default="",
+        invalid_choice_message=_l("Select a district from the list"),
     )
 
     def validate_district(self, field: Any) -> None:

@@ -69,8 +69,8 @@ def store_upload(file: Any, *, field: Any, user_id: int, draft_id: int) -> Uploa
                                 size=_megabytes(field.max_bytes)))
     kind = kind_of(data[:16])
     if kind not in field.kinds:
-        allowed = ", ".join(KIND_NAMES[k] for k in field.kinds)
-        raise UploadRejected(_l("The selected file must be a %(kinds)s", kinds=allowed))
+        raise UploadRejected(_l("The selected file must be a %(kinds)s",
+                                kinds=_either(KIND_NAMES[k] for k in field.kinds)))
     key = secrets.token_hex(20)
     target = path_for(key)
     target.parent.mkdir(parents=True, exist_ok=True)
@@ -91,6 +91,16 @@ def store_upload(file: Any, *, field: Any, user_id: int, draft_id: int) -> Uploa
     )
     db.session.add(upload)
     return upload
+
+
+def _either(names: Any) -> str:
+    """``PDF, JPG or PNG`` in the page's language."""
+    from flask_babel import gettext
+
+    *others, last = list(names)
+    if not others:
+        return last
+    return gettext("%(list)s or %(last)s", list=", ".join(others), last=last)
 
 
 def _megabytes(size: int) -> str:

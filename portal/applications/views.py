@@ -135,7 +135,7 @@ def step(draft_id: str, step: str) -> Any:
                 replaced.append(old)
             raw[name] = [upload.public_id]
             uploads[upload.public_id] = upload
-        form = engine.bind(current.step, raw)
+        form = engine.bind(current.step, raw, current.before)
         valid = form.validate() & engine._check_uploads(form, uploads)
         for name, message in upload_errors.items():
             form[name].errors = [message]

@@ -8,7 +8,11 @@ _PATTERN = re.compile(r"^([A-Z]{1,2})([0-9]{6})\(?([0-9A])\)?$")
 
 
 class InvalidHKID(ValueError):
-    pass
+    """Not an HKID: ``reason`` is ``"format"`` or ``"check"`` (wrong check character)."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
 
 
 def _letter_value(letter: str) -> int:
@@ -41,7 +45,7 @@ def normalise_hkid(raw: str) -> str:
         raise InvalidHKID("format")
     prefix, digits, check = match.groups()
     if check_character(prefix, digits) != check:
-        raise InvalidHKID("check character")
+        raise InvalidHKID("check")
     return f"{prefix}{digits}({check})"
 
 

@@ -55,6 +55,31 @@ class ServiceRegistry:
                 return entry.package
         raise KeyError(name)
 
+    def blame(self, exc: BaseException) -> LoadedService | None:
+        """The active service whose own code raised ``exc``, if any.
+
+        The innermost frame of the traceback that belongs to an active plugin's package
+        decides; a failure in the core is nobody's plugin.
+        """
+        owners = {e.package: e for e in self.entries if e.status == "active" and e.package}
+        if not owners:
+            return None
+        culprit = None
+        trace = exc.__traceback__
+        while trace is not None:
+            module = trace.tb_frame.f_globals.get("__name__", "")
+            for package, entry in owners.items():
+                if module == package or module.startswith(package + "."):
+                    culprit = entry
+            trace = trace.tb_next
+        return culprit
+
+    def disable(self, entry: LoadedService, reason: str) -> None:
+        """Take a plugin out of service (all the services of its entry point)."""
+        for each in self.entries:
+            if each.entry_point == entry.entry_point and each.status == "active":
+                each.status, each.reason = "disabled", reason[:300]
+
     def migration_folders(self) -> list[str]:
         """``migrations/`` folders of active plugins: their own Alembic branches."""
         from importlib.resources import files

@@ -260,6 +260,8 @@ class ServiceDefinition:
         if len(names) != len(set(names)):
             raise InvalidService(f"service {self.name!r}: step names must be unique")
         questions = [question for step in self.steps for question in step.fields()]
+        if "answers" in questions:
+            raise InvalidService(f"service {self.name!r}: 'answers' is reserved, not a field name")
         if len(questions) != len(set(questions)):
             raise InvalidService(f"service {self.name!r}: field names must be unique across steps")
         if not isinstance(self.pledge_working_days, int) or self.pledge_working_days < 1:

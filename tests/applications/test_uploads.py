@@ -42,7 +42,7 @@ def test_a_file_whose_content_is_not_an_allowed_type_gets_a_field_error(
                              content_type="multipart/form-data")
         page = response.get_data(as_text=True)
         assert response.status_code == 200
-        assert "The selected file must be a PDF, PNG" in page
+        assert "The selected file must be a PDF or PNG" in page
     assert db_session.scalar(select(Upload)) is None
 
 
