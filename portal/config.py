@@ -65,6 +65,8 @@ class DefaultConfig:
     LOCKOUT_MINUTES = 15
     #: Rate limit for sign-in, registration and reset attempts per client address.
     SIGN_IN_RATE_LIMIT = "10 per minute;50 per hour"
+    #: Starting applications and posting their steps, per address.
+    ANSWERS_RATE_LIMIT = "60 per minute;600 per hour"
     #: Issuer name shown in authenticator apps.
     TOTP_ISSUER = "HK Digital Services Portal"
 
@@ -119,6 +121,9 @@ class DefaultConfig:
     # --- services --------------------------------------------------------------------
     #: Names of the services to load (comma separated in PORTAL_SERVICES); empty: all.
     SERVICES: list[str] = []
+    #: After this many requests fail in a service's own code, the service is switched off
+    #: (in that app process, until it restarts).
+    SERVICE_FAILURE_LIMIT = 3
 
     # --- forms -----------------------------------------------------------------------
     WTF_CSRF_TIME_LIMIT = 8 * 3600

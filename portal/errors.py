@@ -74,25 +74,28 @@ def init_app(app: Flask) -> None:
             db.session.rollback()
         except Exception:  # noqa: BLE001, S110
             pass
-        failed = _disable_failing_service(original)
-        if failed is not None:
+        if _blame_service(original):
             return _render(503, service_failed=True)
         app.logger.error("unhandled error %s", current_request_id(), exc_info=original)
         return _render(500)
 
 
-def _disable_failing_service(exc: BaseException) -> str | None:
-    """A plugin that raises while serving a request is switched off in this process and
-    reported (log, ``portal services``, the administrators' services page); the citizen
-    is told the service is unavailable and every other service goes on."""
+def _blame_service(exc: BaseException) -> bool:
+    """When a plugin's own code raised, say so, and after ``SERVICE_FAILURE_LIMIT`` such
+    requests switch the plugin off in this process, reported in the log, ``portal
+    services`` (of this process) and the administrators' services page. The citizen is
+    told the service has a problem; every other service goes on."""
     from portal.plugins.manager import services
 
     registry = services(current_app)
     entry = registry.blame(exc)
     if entry is None:
-        return None
-    reason = f"raised {type(exc).__name__} on a request: {exc}"
-    registry.disable(entry, reason)
-    current_app.logger.error("service plugin %s disabled (error %s): %s", entry.entry_point,
-                             current_request_id(), reason, exc_info=exc)
-    return entry.entry_point
+        return False
+    error_id = current_request_id()
+    current_app.logger.error("service plugin %s failed (error %s)", entry.entry_point,
+                             error_id, exc_info=exc)
+    if registry.record_failure(entry, exc, error_id,
+                               current_app.config["SERVICE_FAILURE_LIMIT"]):
+        current_app.logger.error("service plugin %s disabled: %s", entry.entry_point,
+                                 entry.reason)
+    return True

@@ -2,22 +2,33 @@
 
 from __future__ import annotations
 
-from flask import Blueprint
+from flask import Blueprint, current_app
 
 from portal.applications import views
+from portal.extensions import limiter
 from portal.identity.auth import citizen_required, signed_in_required
 
 bp = Blueprint("applications", __name__)
 
+
+def _answers_limit() -> str:
+    return current_app.config["ANSWERS_RATE_LIMIT"]
+
+
+# Starting and answering write rows and files: a flood from one address is refused (429).
+_limited = limiter.limit(_answers_limit, methods=["POST"])
+
 _both = ["GET", "POST"]
 bp.add_url_rule("/dashboard", "dashboard", citizen_required(views.dashboard))
-bp.add_url_rule("/services/<name>/apply", "start", citizen_required(views.start), methods=_both)
+bp.add_url_rule("/services/<name>/apply", "start", _limited(citizen_required(views.start)),
+                methods=_both)
 bp.add_url_rule("/drafts/<draft_id>", "resume", citizen_required(views.resume))
 bp.add_url_rule("/drafts/<draft_id>/check", "check", citizen_required(views.check), methods=_both)
 bp.add_url_rule("/drafts/<draft_id>/saved", "saved", citizen_required(views.saved))
 bp.add_url_rule("/drafts/<draft_id>/delete", "discard", citizen_required(views.discard),
                 methods=_both)
-bp.add_url_rule("/drafts/<draft_id>/<step>", "step", citizen_required(views.step), methods=_both)
+bp.add_url_rule("/drafts/<draft_id>/<step>", "step", _limited(citizen_required(views.step)),
+                methods=_both)
 bp.add_url_rule("/applications/<reference>", "detail", citizen_required(views.detail))
 bp.add_url_rule("/applications/<reference>/confirmation", "confirmation",
                 citizen_required(views.confirmation))
@@ -33,6 +44,25 @@ _TAG_COLOURS = {
     "rejected": "govuk-tag--red",
     "withdrawn": "govuk-tag--grey",
 }
+
+
+@bp.app_template_global()
+def state_label(definition: object, state: str) -> str:
+    """A state's name from its service, or the core's when the service is not loaded."""
+    from portal.plugins.service import STATE_LABELS
+
+    if definition is not None:
+        return str(definition.state_label(state))  # type: ignore[attr-defined]
+    return str(STATE_LABELS.get(state, state))
+
+
+@bp.app_template_global()
+def action_label(definition: object, action: str) -> str:
+    from portal.plugins.service import ACTION_LABELS
+
+    if definition is not None:
+        return str(definition.action_label(action))  # type: ignore[attr-defined]
+    return str(ACTION_LABELS.get(action, action))
 
 
 @bp.app_template_global()

@@ -19,6 +19,7 @@ from flask_babel import gettext
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from werkzeug.datastructures import MultiDict
+from wtforms import StringField
 
 from portal.applications.fields import ConfirmField, DateField, UploadField
 from portal.applications.models import (
@@ -99,7 +100,7 @@ def walk(definition: ServiceDefinition, answers: Mapping[str, Any], completed: l
         form = bind(step, raw, before)
         complete = False
         if raw is not None:
-            complete = form.validate() & _check_uploads(form, uploads)
+            complete = form.validate() & check_uploads(form, uploads)
             complete = complete and step.name in completed
         step_values = {f.name: f.data for f in form if f.name != "csrf_token"}
         values.update(step_values)
@@ -107,7 +108,7 @@ def walk(definition: ServiceDefinition, answers: Mapping[str, Any], completed: l
     return states
 
 
-def _check_uploads(form: Any, uploads: Mapping[str, Upload]) -> bool:
+def check_uploads(form: Any, uploads: Mapping[str, Upload]) -> bool:
     """An upload answer must name a document given in this draft or application."""
     ok = True
     for item in form:
@@ -171,16 +172,52 @@ def raw_step_answers(step: Step, form_data: Any) -> dict[str, list[str]]:
     }
 
 
-def save_step(draft: Draft, step: Step, raw: dict[str, list[str]], complete: bool) -> None:
+def cleaned(form: Any, raw: dict[str, list[str]]) -> dict[str, list[str]]:
+    """A valid step's answers in the form its checks gave them (an HKID typed
+    ``a 123456 3`` is kept as ``A123456(3)``), so that is what is submitted."""
+    result = dict(raw)
+    for item in form:
+        if isinstance(item, StringField) and isinstance(item.data, str) and item.name in raw:
+            result[item.name] = [item.data]
+    return result
+
+
+def save_step(draft: Draft, step: Step, raw: dict[str, list[str]], complete: bool) -> bool:
+    """Store a step's answers; False when the draft was sent meanwhile (another tab).
+
+    The update is a compare-and-set on the draft still being open, so a late step can
+    never change a draft that has become an application.
+    """
     answers = dict(draft.answers or {})
     answers[step.name] = raw
     completed = [name for name in (draft.completed_steps or []) if name != step.name]
     if complete:
         completed.append(step.name)
-    # New objects, so the JSON columns are seen as changed.
-    draft.answers, draft.completed_steps = answers, completed
-    draft.updated_at = utcnow()
+    now = utcnow()
+    saved = db.session.execute(
+        update(Draft)
+        .where(Draft.id == draft.id, Draft.status == DraftStatus.OPEN)
+        .values(answers=answers, completed_steps=completed, updated_at=now,
+                reminder_sent_at=None)
+        .execution_options(synchronize_session=False)
+    ).rowcount
+    if saved != 1:
+        return False
+    # Keep the object in step with the row (new objects, so JSON changes are seen).
+    draft.answers, draft.completed_steps, draft.updated_at = answers, completed, now
     draft.reminder_sent_at = None
+    db.session.flush()
+    return True
+
+
+def open_draft_for(user: Any, service: str) -> Draft | None:
+    """The citizen's unexpired draft of ``service``, if they already have one."""
+    drafts = db.session.scalars(
+        select(Draft).where(Draft.user_id == user.id, Draft.service == service,
+                            Draft.status == DraftStatus.OPEN)
+        .order_by(Draft.updated_at.desc())
+    )
+    return next((draft for draft in drafts if not is_expired(draft)), None)
 
 
 def next_step_after(states: list[StepState], step_name: str) -> StepState | None:
@@ -237,9 +274,13 @@ def submitted_sections(application: Application) -> list[tuple[str, list[AnswerR
     uploads = {u.public_id: u for u in application.uploads}
     sections = []
     if definition is None:
-        # The service was removed: still show what was answered.
+        # The service was removed or switched off: still show what was answered.
         for step_name, raw in application.answers.items():
-            rows = [AnswerRow(name, ", ".join(values), name) for name, values in raw.items()]
+            rows = []
+            for name, values in raw.items():
+                upload = uploads.get(values[0]) if len(values) == 1 else None
+                text = upload.filename if upload else ", ".join(values)
+                rows.append(AnswerRow(name, text, name, upload))
             sections.append((step_name, rows))
         return sections
     values: dict[str, Any] = {}

@@ -78,7 +78,9 @@ class DateField(Field):
     def pre_validate(self, form: Any) -> None:
         if self.process_errors or self.data is None:
             return
-        today = date.today()
+        from portal.i18n import hong_kong_today
+
+        today = hong_kong_today()
         if self.past_only and self.data > today:
             raise StopValidation(_l("The date must be today or in the past"))
         if self.future_only and self.data < today:
@@ -141,6 +143,16 @@ class _FileInput(_TranslatedErrorPrefix, GovFileInput):
         params = super().map_gov_params(field, **kwargs)
         accept = ",".join(MIME_TYPES[kind] for kind in field.kinds)
         params.setdefault("attributes", {})["accept"] = accept
+        # GOV.UK's enhanced upload: a drop zone and a button in the page's language,
+        # instead of the browser's own control, which speaks the browser's language.
+        params.update({
+            "javascript": True,
+            "chooseFilesButtonText": gettext("Choose file"),
+            "noFileChosenText": gettext("No file chosen"),
+            "dropInstructionText": gettext("or drop file"),
+            "enteredDropZoneText": gettext("Entered drop zone"),
+            "leftDropZoneText": gettext("Left drop zone"),
+        })
         hint = str(field.description) if field.description else ""
         if field.uploaded_name:
             current = gettext("Uploaded: %(name)s. Choose a file only if you want to replace it.",

@@ -35,6 +35,9 @@ def remind_and_expire_drafts() -> tuple[int, int]:
     ).all()
     catalogue = services(current_app).active
     for draft in due:
+        definition = catalogue.get(draft.service)
+        if definition is None:
+            continue  # the service is not offered now: the draft cannot be continued
         claimed = db.session.execute(
             update(Draft).where(Draft.id == draft.id, Draft.reminder_sent_at.is_(None),
                                 Draft.updated_at == draft.updated_at)
@@ -42,10 +45,9 @@ def remind_and_expire_drafts() -> tuple[int, int]:
         ).rowcount
         if claimed != 1:
             continue
-        definition = catalogue.get(draft.service)
         locale = draft.user.preferred_language
         with force_locale(locale):
-            title = str(definition.title) if definition else draft.service
+            title = str(definition.title)
             expires_on = format_day(draft.updated_at + expiry, locale=locale)
         email_user(draft.user, "applications/draft_expiring", service_title=title,
                    expires_on=expires_on,

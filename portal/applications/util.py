@@ -37,7 +37,9 @@ def normalise_reference(text: str) -> str | None:
 
 @lru_cache(maxsize=8)
 def _hong_kong_holidays(year: int) -> holidays.HolidayBase:
-    return holidays.country_holidays("HK", years=year)
+    # Government offices close on every general holiday. The library files some of them
+    # (Good Friday, the day after it, Easter Monday) under "optional", not "public".
+    return holidays.country_holidays("HK", years=year, categories=("public", "optional"))
 
 
 def is_working_day(day: date) -> bool:

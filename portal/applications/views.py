@@ -57,6 +57,13 @@ def start(name: str) -> Any:
     if request.method == "GET":
         # Reached after signing in from the start button: the start page starts it.
         return redirect(url_for("catalogue.start", name=name))
+    existing = engine.open_draft_for(current_user, definition.name)
+    if existing is not None:
+        # One application in progress per service: a second click, or starting again,
+        # continues it (the dashboard can delete it to start afresh).
+        flash(gettext("You have already started this application. You can continue it "
+                      "here."), "success")
+        return redirect(url_for(".resume", draft_id=existing.public_id))
     draft = engine.start_draft(definition, current_user)
     return redirect(url_for(".step", draft_id=draft.public_id,
                             step=definition.steps[0].name))
@@ -111,56 +118,19 @@ def step(draft_id: str, step: str) -> Any:
     current = states[names.index(step)]
     returning = request.args.get("return") == "check"
     form = current.form
-    upload_errors: dict[str, str] = {}
     if request.method == "POST":
-        raw = engine.raw_step_answers(current.step, request.form)
-        previous = (draft.answers or {}).get(current.step.name, {})
-        replaced: list[Upload] = []
-        for name in current.step.fields():
-            field = form[name]
-            if not isinstance(field, UploadField):
-                continue
-            raw[name] = list(previous.get(name, []))
-            chosen = request.files.get(name)
-            if chosen is None or not chosen.filename:
-                continue
-            try:
-                upload = store_upload(chosen, field=field, user_id=current_user.id,
-                                      draft_id=draft.id)
-            except UploadRejected as exc:
-                upload_errors[name] = str(exc)
-                continue
-            old = uploads.get(raw[name][0]) if raw[name] else None
-            if old is not None:
-                replaced.append(old)
-            raw[name] = [upload.public_id]
-            uploads[upload.public_id] = upload
-        form = engine.bind(current.step, raw, current.before)
-        valid = form.validate() & engine._check_uploads(form, uploads)
-        for name, message in upload_errors.items():
-            form[name].errors = [message]
-        valid = valid and not upload_errors
-        saving = "save" in request.form
-        # A saved step stays unfinished, so resuming comes back to this very page.
-        engine.save_step(draft, current.step, raw, complete=valid and not saving)
-        for old in replaced:
-            db.session.delete(old)
-        db.session.commit()
-        discard_files(replaced)
-        if saving:
-            return redirect(url_for(".saved", draft_id=draft.public_id))
-        if valid:
-            states, uploads = _walk(definition, draft)
-            following = engine.next_step_after(states, current.step.name)
-            if returning or following is None:
-                unfinished = engine.first_unfinished(states)
-                if unfinished is None:
-                    return redirect(url_for(".check", draft_id=draft.public_id))
-                following = following or unfinished
-            return redirect(url_for(".step", draft_id=draft.public_id,
-                                    step=following.step.name))
+        stored: list[Upload] = []
+        try:
+            outcome = _post_step(draft, definition, current, uploads, stored)
+        except Exception:
+            db.session.rollback()
+            discard_files(stored)  # written before the failure; their rows never were
+            raise
+        if not isinstance(outcome, tuple):
+            return outcome
+        form = outcome[0]
     else:
-        engine._check_uploads(form, uploads)
+        engine.check_uploads(form, uploads)
         for item in form:  # shown as entered; errors only after a POST
             item.errors = []
     index = names.index(step)
@@ -176,6 +146,67 @@ def step(draft_id: str, step: str) -> Any:
         form=form, errors=error_summary(form), back=back, has_upload=has_upload,
         number=index + 1, returning=returning,
     )
+
+
+def _post_step(draft: Draft, definition: Any, current: engine.StepState,
+               uploads: dict[str, Upload], stored: list[Upload]) -> Any:
+    """Store the posted step; a redirect, or ``(form,)`` to show it again with errors."""
+    raw = engine.raw_step_answers(current.step, request.form)
+    previous = (draft.answers or {}).get(current.step.name, {})
+    replaced: list[Upload] = []
+    upload_errors: dict[str, str] = {}
+    for name in current.step.fields():
+        field = current.form[name]
+        if not isinstance(field, UploadField):
+            continue
+        raw[name] = list(previous.get(name, []))
+        chosen = request.files.get(name)
+        if chosen is None or not chosen.filename:
+            continue
+        try:
+            upload = store_upload(chosen, field=field, user_id=current_user.id,
+                                  draft_id=draft.id)
+        except UploadRejected as exc:
+            upload_errors[name] = str(exc)
+            continue
+        stored.append(upload)
+        old = uploads.get(raw[name][0]) if raw[name] else None
+        if old is not None and old.application_id is None:
+            replaced.append(old)
+        raw[name] = [upload.public_id]
+        uploads[upload.public_id] = upload
+    form = engine.bind(current.step, raw, current.before)
+    valid = form.validate() & engine.check_uploads(form, uploads)
+    for name, message in upload_errors.items():
+        form[name].errors = [message]
+    valid = valid and not upload_errors
+    saving = "save" in request.form
+    if valid:
+        raw = engine.cleaned(form, raw)
+    # A saved step stays unfinished, so resuming comes back to this very page.
+    if not engine.save_step(draft, current.step, raw, complete=valid and not saving):
+        db.session.rollback()
+        discard_files(stored)
+        stored.clear()
+        return _submitted_redirect(draft)
+    for old in replaced:
+        db.session.delete(old)
+    db.session.commit()
+    stored.clear()  # committed: the files are now owned by their rows
+    discard_files(replaced)
+    returning = request.args.get("return") == "check"
+    if saving:
+        return redirect(url_for(".saved", draft_id=draft.public_id))
+    if not valid:
+        return (form,)
+    states, _uploads = _walk(definition, draft)
+    following = engine.next_step_after(states, current.step.name)
+    if returning or following is None:
+        unfinished = engine.first_unfinished(states)
+        if unfinished is None:
+            return redirect(url_for(".check", draft_id=draft.public_id))
+        following = following or unfinished
+    return redirect(url_for(".step", draft_id=draft.public_id, step=following.step.name))
 
 
 def saved(draft_id: str) -> Any:

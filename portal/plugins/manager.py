@@ -45,6 +45,8 @@ class LoadedService:
 class ServiceRegistry:
     def __init__(self) -> None:
         self.entries: list[LoadedService] = []
+        #: Requests each plugin's code failed, by entry point, in this process.
+        self.failures: dict[str, int] = {}
         self.plugin_manager = pluggy.PluginManager(hookspecs.PROJECT)
         self.plugin_manager.add_hookspecs(hookspecs)
 
@@ -75,10 +77,28 @@ class ServiceRegistry:
         return culprit
 
     def disable(self, entry: LoadedService, reason: str) -> None:
-        """Take a plugin out of service (all the services of its entry point)."""
+        """Take a plugin out of service (all the services of its entry point): it is no
+        longer listed, served, or called for hooks."""
         for each in self.entries:
             if each.entry_point == entry.entry_point and each.status == "active":
                 each.status, each.reason = "disabled", reason[:300]
+        if self.plugin_manager.get_plugin(entry.entry_point) is not None:
+            self.plugin_manager.unregister(name=entry.entry_point)
+
+    def record_failure(self, entry: LoadedService, exc: BaseException, error_id: str,
+                       limit: int) -> bool:
+        """Count a request the plugin's code failed; switch it off at ``limit`` failures.
+
+        Returns whether it is now disabled. The reason keeps the error's type and id, not
+        its message, which may hold a citizen's data (the log has the full trace).
+        """
+        count = self.failures.get(entry.entry_point, 0) + 1
+        self.failures[entry.entry_point] = count
+        if count < limit:
+            return False
+        self.disable(entry, f"raised {type(exc).__name__} on {count} requests "
+                            f"(last error id {error_id})")
+        return True
 
     def migration_folders(self) -> list[str]:
         """``migrations/`` folders of active plugins: their own Alembic branches."""
@@ -146,6 +166,14 @@ def _register(registry: ServiceRegistry, entry_point: EntryPoint, entry: LoadedS
     for definition in definitions:
         if not isinstance(definition, ServiceDefinition):
             raise InvalidService("register_services must return ServiceDefinition objects")
+    for definition in definitions:
+        # The entry point's name is the service's, so no plugin can take another's name.
+        if definition.name != entry_point.name and not definition.name.startswith(
+                entry_point.name + "_"):
+            raise InvalidService(
+                f"service {definition.name!r} must be named after its entry point "
+                f"{entry_point.name!r} (or start with {entry_point.name}_)"
+            )
     _check_tables(entry.package, {d.name for d in definitions})
     taken = set(registry.active)
     first, *more = definitions
@@ -178,6 +206,8 @@ def load_services(selected: list[str] | None = None) -> ServiceRegistry:
             entry.status = "disabled"
             entry.reason = f"{type(exc).__name__}: {exc}"[:300]
             entry.definition = None
+            if registry.plugin_manager.get_plugin(entry_point.name) is not None:
+                registry.plugin_manager.unregister(name=entry_point.name)
             log.error("service plugin %s disabled: %s", entry_point.name, entry.reason)
     for name in sorted(wanted - {e.entry_point for e in registry.entries}):
         registry.entries.append(

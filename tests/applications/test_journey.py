@@ -233,3 +233,60 @@ def test_a_zero_fee_application_goes_straight_to_the_department(
     assert [e.action for e in application.events] == ["submitted", "payment_received"]
     page = client.get(f"/applications/{application.reference}").get_data(as_text=True)
     assert "By " in page
+
+
+def test_answers_are_kept_in_the_form_their_checks_give(client, permit_service, create_user,
+                                                        sign_in, db_session):
+    create_user()
+    sign_in(client)
+    draft = start(client)
+    post_step(client, draft, "details", {"full_name": "  Chan  Tai Man ", "kind": "day"})
+    saved = db_session.scalar(select(Draft))
+    assert saved.answers["details"]["full_name"] == ["Chan  Tai Man"]
+
+
+def test_starting_again_continues_the_application_already_started(client, permit_service,
+                                                                  create_user, sign_in,
+                                                                  db_session):
+    create_user()
+    sign_in(client)
+    first = start(client)
+    token = _csrf(client, "/dashboard")
+    again = client.post("/services/test_permit/apply", data={"csrf_token": token})
+    assert again.headers["Location"].endswith(f"/drafts/{first}")
+    assert db_session.scalar(select(func.count()).select_from(Draft)) == 1
+
+
+def test_a_step_posted_after_submission_changes_nothing(client, permit_service, create_user,
+                                                        sign_in, db_session):
+    create_user()
+    sign_in(client)
+    draft = start(client)
+    fill_all(client, draft)
+    token = _csrf(client, f"/drafts/{draft}/details")
+    submit(client, draft)
+    late = client.post(f"/drafts/{draft}/details",
+                       data={"csrf_token": token, "full_name": "Changed", "kind": "day"})
+    assert late.status_code == 302
+    assert "/applications/" in late.headers["Location"]
+    application = db_session.scalar(select(Application))
+    assert application.answers["details"]["full_name"] == ["Chan Tai Man"]
+    assert db_session.scalar(select(Draft)).answers["details"]["full_name"] == ["Chan Tai Man"]
+
+
+def test_a_step_saved_in_a_race_with_submission_is_refused(client, permit_service, create_user,
+                                                           sign_in, db_session):
+    from sqlalchemy import update
+
+    from portal.applications import engine
+
+    create_user()
+    sign_in(client)
+    draft_id = start(client)
+    draft = db_session.scalar(select(Draft))  # read while open...
+    with db_session.get_bind().begin() as other:  # ...then sent from another tab
+        other.execute(update(Draft).values(status="submitted"))
+    assert not engine.save_step(draft, permit_service.steps[0], {"full_name": ["X"]}, True)
+    db_session.rollback()
+    assert db_session.scalar(select(Draft)).answers.get("details") is None
+    assert db_session.scalar(select(Draft)).public_id == draft_id

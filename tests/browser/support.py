@@ -12,15 +12,19 @@ import pytest
 
 from portal.testing.plugin import DEFAULT_PASSWORD, current_totp
 
-TRANSLATIONS = Path(__file__).resolve().parents[2] / "portal" / "translations"
+ROOT = Path(__file__).resolve().parents[2]
+TRANSLATIONS = ROOT / "portal" / "translations"
 
 
 @cache
-def zh_catalogue() -> dict[str, str]:
-    """The Traditional Chinese messages (msgid -> msgstr) from the .po file, as written."""
+def zh_catalogue(service: str | None = None) -> dict[str, str]:
+    """The Traditional Chinese messages (msgid -> msgstr) from the .po file, as written.
+
+    The core's catalogue, or with ``service`` that built-in service's own domain.
+    """
     from babel.messages.pofile import read_po
 
-    path = TRANSLATIONS / "zh_Hant_HK" / "LC_MESSAGES" / "messages.po"
+    path = _po_file(service)
     with path.open("rb") as handle:
         catalog = read_po(handle)
     return {
@@ -30,13 +34,23 @@ def zh_catalogue() -> dict[str, str]:
     }
 
 
-def zh(msgid: str) -> str:
-    """The Chinese text of ``msgid``; fails the test when it has not been translated."""
-    text = zh_catalogue().get(msgid)
+def _po_file(service: str | None) -> Path:
+    if service is None:
+        return TRANSLATIONS / "zh_Hant_HK" / "LC_MESSAGES" / "messages.po"
+    folder = ROOT / "services" / service / "translations"
+    return folder / "zh_Hant_HK" / "LC_MESSAGES" / f"{service}.po"
+
+
+def zh(msgid: str, *, service: str | None = None) -> str:
+    """The Chinese text of ``msgid`` (of the core, or of ``service``'s domain).
+
+    Fails the test when it has not been translated.
+    """
+    text = zh_catalogue(service).get(msgid)
     if not text:
         pytest.fail(
             f"no Traditional Chinese translation of {msgid!r} in "
-            "portal/translations/zh_Hant_HK/LC_MESSAGES/messages.po",
+            f"{_po_file(service).relative_to(ROOT)}",
             pytrace=False,
         )
     return text

@@ -3,6 +3,10 @@
 Each case sets up the page the way a person would reach it (signing in through the real
 forms, submitting a form to show its errors), switches the language with the header's
 ``/language/<code>`` link, and runs axe on what the browser shows.
+
+The pages of applying for a service need a draft or an application to show, so one test
+per language walks a whole application in one signed-in browser and checks each page on
+the way (``test_application_pages_have_no_wcag_21_aa_violations``).
 """
 
 from __future__ import annotations
@@ -15,6 +19,7 @@ from urllib.parse import quote
 import pytest
 from axe_playwright_python.sync_playwright import Axe
 
+from portal.testing.samples import PNG
 from tests.browser.support import sign_in, sign_in_citizen, sign_in_staff, submit_form, zh
 
 pytestmark = pytest.mark.browser
@@ -84,6 +89,29 @@ def _details_with_error(s: Setup) -> None:
     _shows_errors(s)
 
 
+#: The departments of the built-in services, so their pages show the departments' names.
+SERVICE_DEPARTMENTS = [
+    ("TD", "Transport Department", "運輸署"),
+    ("IMMD", "Immigration Department", "入境事務處"),
+    ("TRY", "Treasury", "庫務署"),
+]
+
+
+def _catalogue(path: str, *, services: int | None = None) -> Callable[[Setup], None]:
+    """A catalogue page; with ``services``, a search that finds that many."""
+
+    def setup(s: Setup) -> None:
+        create_department = s.fixture("create_department")
+        for code, name_en, name_zh in SERVICE_DEPARTMENTS:
+            create_department(code, name_en, name_zh)
+        s.open(path)
+        if services is not None:
+            found = s.page.locator("main .portal-service-list > li").count()
+            assert found == services, f"{path} lists {found} services"
+
+    return setup
+
+
 def _staff(path: str, *, admin: bool = False) -> Callable[[Setup], None]:
     def setup(s: Setup) -> None:
         create_staff = s.fixture("create_staff")
@@ -150,6 +178,12 @@ PAGES: dict[str, tuple[Callable[[Setup], None], int]] = {
     "staff-list": (_staff("/staff/admin/staff", admin=True), 200),
     "staff-new": (_staff("/staff/admin/staff/new", admin=True), 200),
     "services": (_staff("/staff/admin/services", admin=True), 200),
+    "catalogue": (_catalogue("/services"), 200),
+    "catalogue-search": (_catalogue("/services?q=licence", services=1), 200),
+    "catalogue-no-results": (_catalogue("/services?q=submarine", services=0), 200),
+    "start-licence-renewal": (_catalogue("/services/licence_renewal"), 200),
+    "start-birth-record": (_catalogue("/services/birth_record"), 200),
+    "start-pay-bill": (_catalogue("/services/pay_bill"), 200),
 }
 
 
@@ -179,3 +213,112 @@ def test_page_has_no_wcag_21_aa_violations(name, language, new_context, request)
     assert results.violations_count == 0, (
         f"{name} ({language}) {page.url}\n{results.generate_report()}"
     )
+
+
+def _press(page: Any, selector: str) -> None:
+    with page.expect_navigation():
+        page.locator(selector).click()
+
+
+@pytest.mark.parametrize("language", list(LANGUAGES))
+def test_application_pages_have_no_wcag_21_aa_violations(
+    language, new_context, request, create_user, create_department, tmp_path
+):
+    """Every page of applying, in one signed-in browser: a driving licence renewal from its
+    first step (some steps with errors too) to the application page and its withdrawal,
+    then a second renewal left saved, for the dashboard and deleting a draft.
+
+    Violations are collected page by page and reported together at the end.
+    """
+    locale, html_lang = LANGUAGES[language]
+    page = new_context(locale=locale).new_page()
+    statuses: list[int] = []
+    page.on(
+        "response",
+        lambda r: (
+            statuses.append(r.status)
+            if r.request.resource_type == "document" and r.request.frame == page.main_frame
+            else None
+        ),
+    )
+    for code, name_en, name_zh in SERVICE_DEPARTMENTS:
+        create_department(code, name_en, name_zh)
+    user = create_user(
+        "citizen@example.com",
+        address_street="18 Nathan Road",
+        district="yau_tsim_mong",
+        mobile="+85291234567",
+    )
+    photo = tmp_path / "photo.png"
+    photo.write_bytes(PNG)
+    violations: list[str] = []
+
+    def check(name: str, path: str) -> None:
+        page.wait_for_load_state("load")
+        assert page.url.endswith(path), f"{name}: expected {path}, got {page.url}"
+        assert statuses[-1] == 200, f"{name}: {page.url} answered {statuses[-1]}"
+        assert page.locator("html").get_attribute("lang") == html_lang, name
+        results = _axe.run(page, options=AXE_OPTIONS)
+        if results.violations_count:
+            violations.append(f"{name} ({language}) {page.url}\n{results.generate_report()}")
+
+    def check_with_errors(name: str, path: str) -> None:
+        submit_form(page)  # nothing (new) entered: the same step again, with its errors
+        check(name, path)
+        _shows_errors(Setup(page, language, request))
+
+    start = "/services/licence_renewal"
+    sign_in_citizen(page, user.email)
+    Setup(page, language, request).open(start)
+    _press(page, 'main form[action$="/apply"] button')
+    assert re.search(r"/drafts/[^/]+/licence_details$", page.url), page.url
+    draft = "/drafts/" + page.url.rsplit("/", 2)[-2]
+
+    check("step-licence-details", f"{draft}/licence_details")
+    check_with_errors("step-licence-details-errors", f"{draft}/licence_details")
+    page.fill("#licence_number", "A123456(3)")
+    submit_form(page)
+    check("step-licence-type", f"{draft}/licence_type")
+    page.locator("input[name=licence_type][value=full]").check()
+    submit_form(page)
+    check("step-validity", f"{draft}/validity")
+    page.locator("input[name=validity_period][value='10_years']").check()
+    submit_form(page)
+    check("step-photo", f"{draft}/photo")
+    check_with_errors("step-photo-errors", f"{draft}/photo")
+    page.set_input_files("input[type=file][name=photo]", str(photo))
+    _press(page, 'main form button[name="save"]')
+    check("saved", f"{draft}/saved")
+
+    _press(page, f'main a[href$="{draft}"]')
+    check("step-photo-uploaded", f"{draft}/photo")
+    submit_form(page)
+    check("step-address", f"{draft}/address")
+    submit_form(page)
+    check("step-health", f"{draft}/health")
+    check_with_errors("step-health-errors", f"{draft}/health")
+    page.locator("input[name=medical_condition][value=no]").check()
+    page.locator("input[name=health_declaration]").check()
+    submit_form(page)
+    check("check-answers", f"{draft}/check")
+    submit_form(page)
+
+    reference = page.locator(".portal-reference").inner_text().strip()
+    application = f"/applications/{reference}"
+    check("confirmation", f"{application}/confirmation")
+    _press(page, f'main a[href$="{application}"]')
+    check("application", application)
+    _press(page, f'main a[href$="{application}/withdraw"]')
+    check("withdraw", f"{application}/withdraw")
+
+    # A second renewal, started and left: the dashboard shows a draft and an application.
+    page.goto(start)
+    _press(page, 'main form[action$="/apply"] button')
+    second = "/drafts/" + page.url.rsplit("/", 2)[-2]
+    page.goto("/dashboard")
+    check("dashboard-draft-and-application", "/dashboard")
+    assert page.locator("main table").count() == 2, "expected the saved and the sent tables"
+    _press(page, f'main a[href$="{second}/delete"]')
+    check("delete-draft", f"{second}/delete")
+
+    assert not violations, "\n\n".join(violations)

@@ -96,12 +96,27 @@ def test_portal_services_limits_what_loads(install):
 
 
 def test_two_plugins_cannot_claim_one_name(install):
-    install("a_first", GOOD.format(name="same_name"))
-    install("b_second", GOOD.format(name="same_name"))
+    install("same_name", GOOD.format(name="same_name"))
+    install("same_name", GOOD.format(name="same_name"))
+    statuses = sorted(e.status for e in load_services().entries if e.entry_point == "same_name")
+    assert statuses == ["active", "disabled"]
+
+
+def test_a_plugin_cannot_take_a_name_other_than_its_entry_point(install):
+    install("a_first", GOOD.format(name="licence_renewal"))
     entries = _by_name(load_services())
-    assert entries["a_first"].status == "active"
-    assert entries["b_second"].status == "disabled"
-    assert "already loaded" in entries["b_second"].reason
+    assert entries["a_first"].status == "disabled"
+    assert "named after its entry point" in entries["a_first"].reason
+
+
+def test_a_disabled_plugin_hears_no_hooks(install):
+    install("broken", GOOD.format(name="something_else") + (
+        "\nHEARD = []\n@toolkit.hookimpl\ndef register_demo_data():\n"
+        "    HEARD.append(1)\n    return 1\n"))
+    registry = load_services(["broken"])
+    assert _by_name(registry)["broken"].status == "disabled"
+    assert registry.plugin_manager.get_plugin("broken") is None
+    assert registry.plugin_manager.hook.register_demo_data() == []
 
 
 def test_the_portal_keeps_serving_and_reports_a_broken_plugin(install, tmp_path):
