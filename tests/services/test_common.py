@@ -93,8 +93,8 @@ def test_every_chinese_string_is_translated_not_fuzzy_and_keeps_placeholders(nam
 @pytest.mark.parametrize("name", NAMES)
 @pytest.mark.parametrize("locale", LOCALES)
 def test_compiled_catalogue_is_current(name, locale):
-    po, mo = _catalogue_path(name, locale, "po"), _catalogue_path(name, locale, "mo")
-    assert mo.stat().st_mtime >= po.stat().st_mtime, "the .mo is older than its .po"
+    # Compared by content: a fresh clone gives both files arbitrary times.
+    mo = _catalogue_path(name, locale, "mo")
     with open(mo, "rb") as fh:
         compiled = {m.id: m.string for m in read_mo(fh) if m.id}
     source = {m.id: m.string for m in _po(name, locale) if m.id and m.string and not m.fuzzy}
