@@ -53,6 +53,20 @@ class StaleState(IllegalTransition):
     """Someone else moved the application first."""
 
 
+class DuplicateApplication(Exception):
+    """An open application already holds the service's ``exclusive_key`` for these answers."""
+
+    def __init__(self, existing: Application | None) -> None:
+        super().__init__("an open application holds the same key")
+        self.existing = existing
+
+
+def _holder_of(service: str, key: str) -> Application | None:
+    return db.session.scalar(
+        select(Application).where(Application.service == service, Application.open_key == key)
+    )
+
+
 def service_or_404(name: str) -> ServiceDefinition:
     definition = services(current_app).active.get(name)
     if definition is None:
@@ -306,6 +320,12 @@ def submit(draft: Draft, definition: ServiceDefinition, states: list[StepState],
     """
     values = flat_values(states)
     fee = definition.fees(values)
+    key = definition.exclusive_key(values) if definition.exclusive_key else None
+    if key is not None:
+        key = str(key)[:200]
+        holder = _holder_of(definition.name, key)
+        if holder is not None:
+            raise DuplicateApplication(holder)
     claimed = db.session.execute(
         update(Draft)
         .where(Draft.id == draft.id, Draft.status == DraftStatus.OPEN)
@@ -326,6 +346,7 @@ def submit(draft: Draft, definition: ServiceDefinition, states: list[StepState],
         fee_amount=fee.amount,
         fee_currency=fee.currency,
         locale=locale,
+        open_key=key,
     )
     for attempt in range(5):
         application.reference = new_reference()
@@ -335,6 +356,9 @@ def submit(draft: Draft, definition: ServiceDefinition, states: list[StepState],
                 db.session.flush()
             break
         except IntegrityError:  # the savepoint's rollback took the pending row away
+            if key is not None and (holder := _holder_of(definition.name, key)) is not None:
+                db.session.rollback()  # another submission took the key meanwhile
+                raise DuplicateApplication(holder) from None
             if attempt == 4:
                 raise
     db.session.add(ApplicationEvent(application_id=application.id, action="submitted",
@@ -414,15 +438,21 @@ def transition(application: Application, action: str, *, actor_role: str,
         raise IllegalTransition(application.state, action, actor_role)
     source = application.state
     target = definition.workflow.next_state(source, action, actor_role)
+    final = target in definition.workflow.terminal
+    changes: dict[str, Any] = {"state": target, "updated_at": utcnow()}
+    if final:
+        changes["open_key"] = None  # the key (a bill number) is free again
     moved = db.session.execute(
         update(Application)
         .where(Application.id == application.id, Application.state == source)
-        .values(state=target, updated_at=utcnow())
+        .values(**changes)
         .execution_options(synchronize_session=False)
     ).rowcount
     if moved != 1:
         raise StaleState(source, action, actor_role)
     application.state = target
+    if final:
+        application.open_key = None
     event = ApplicationEvent(application_id=application.id, action=action,
                              from_state=source, to_state=target, actor_role=actor_role,
                              actor_id=actor_id, note=note)

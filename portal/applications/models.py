@@ -48,6 +48,8 @@ class Application(db.Model):
     __table_args__ = (
         Index("ix_applications_user", "user_id", "submitted_at"),
         Index("ix_applications_department_state", "department", "state"),
+        # At most one open application per key of a service (NULLs never collide).
+        UniqueConstraint("service", "open_key", name="uq_applications_service_open_key"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -67,6 +69,9 @@ class Application(db.Model):
     fee_currency: Mapped[str] = mapped_column(String(3), default="HKD")
     locale: Mapped[str] = mapped_column(String(16))
     submitted_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    #: The service's ``exclusive_key`` of the answers (a bill number) while the application
+    #: is open; cleared when it reaches a final state, so the key can be used again.
+    open_key: Mapped[str | None] = mapped_column(String(200))
     #: Set when the department's clock starts (at submission, or once paid).
     decision_due: Mapped[date | None] = mapped_column(Date)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -230,13 +230,21 @@ def check(draft_id: str) -> Any:
         if request.method == "POST":
             flash(gettext("Answer the remaining questions before you submit"), "error")
         return redirect(url_for(".step", draft_id=draft.public_id, step=unfinished.step.name))
+    duplicate = None
     if request.method == "POST":
-        application = engine.submit(draft, definition, states, current_locale())
-        return redirect(url_for(".confirmation", reference=application.reference))
+        try:
+            application = engine.submit(draft, definition, states, current_locale())
+        except engine.DuplicateApplication as exc:
+            db.session.rollback()
+            duplicate = exc.existing
+        else:
+            return redirect(url_for(".confirmation", reference=application.reference))
     sections = [(state.step, engine.answer_rows(state.form, uploads)) for state in states]
     fee = definition.fees(engine.flat_values(states))
+    own_duplicate = duplicate if duplicate and duplicate.user_id == current_user.id else None
     return render_template("applications/check.html", definition=definition, draft=draft,
-                           sections=sections, fee=fee)
+                           sections=sections, fee=fee, duplicate=duplicate is not None,
+                           own_duplicate=own_duplicate), (409 if duplicate else 200)
 
 
 def discard(draft_id: str) -> Any:

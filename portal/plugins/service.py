@@ -232,6 +232,9 @@ class ServiceDefinition:
     fee_summary: Any = None
     #: Extra words people search with (both languages are searched).
     keywords: tuple[Any, ...] = ()
+    #: At most one open application per key of the answers (a bill number, a licence
+    #: number); ``None`` from it, or no function, allows any number.
+    exclusive_key: Callable[[Mapping[str, Any]], str | None] | None = None
     #: Names of the service's own states and actions (the core names the common ones).
     state_labels: Mapping[str, Any] = field(default_factory=dict)
     action_labels: Mapping[str, Any] = field(default_factory=dict)
@@ -268,6 +271,8 @@ class ServiceDefinition:
             raise InvalidService(f"service {self.name!r}: pledge must be a positive integer")
         if not callable(self.fees):
             raise InvalidService(f"service {self.name!r}: fees must be a function of the answers")
+        if self.exclusive_key is not None and not callable(self.exclusive_key):
+            raise InvalidService(f"service {self.name!r}: exclusive_key must be a function")
         if self.prefill is not None and not callable(self.prefill):
             raise InvalidService(f"service {self.name!r}: prefill must be a function of the user")
         if self.pay_before_processing and self.workflow.initial == AWAITING_PAYMENT:

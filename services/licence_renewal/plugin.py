@@ -67,6 +67,8 @@ DEFINITION = ServiceDefinition(
               "the new licence by post."),
     department="TD",
     category="transport",
+    # One renewal in progress per licence.
+    exclusive_key=lambda answers: answers.get("licence_number"),
     workflow=WORKFLOW,
     steps=STEPS,
     fees=renewal_fee,

@@ -47,6 +47,9 @@ DEFINITION = ServiceDefinition(
     workflow=WORKFLOW,
     steps=STEPS,
     fees=bill_fee,
+    # One open application per bill, whoever applies: a bill cannot be put up for payment
+    # twice (the key is freed if the application is withdrawn).
+    exclusive_key=lambda answers: answers.get("bill_number"),
     pay_before_processing=True,
     # Nothing for staff to do: the bill is settled when the payment is received.
     pledge_working_days=1,
