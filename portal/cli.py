@@ -32,20 +32,57 @@ def register_commands(app: Flask) -> None:
     app.cli.add_command(drafts_group)
 
 
-@click.command("services")
+@click.group("services", invoke_without_command=True)
+@click.pass_context
+def services_command(ctx: click.Context) -> None:
+    """List installed service plugins, their versions and status (``enable NAME``
+    switches one back on after it was switched off for failing)."""
+    if ctx.invoked_subcommand is None:
+        ctx.invoke(services_list_command)
+
+
+def entry_status(registry: object, entry: object) -> str:
+    """``active``, ``disabled: why``, ``switched off: why``..., for people to read."""
+    off = registry.switched_off.get(entry.entry_point)  # type: ignore[attr-defined]
+    if entry.status == "active" and off:  # type: ignore[attr-defined]
+        return f"switched off: {off}"
+    reason = entry.reason  # type: ignore[attr-defined]
+    return entry.status + (f": {reason}" if reason else "")  # type: ignore[attr-defined]
+
+
+@services_command.command("list")
 @with_appcontext
-def services_command() -> None:
+def services_list_command() -> None:
     """List installed service plugins, their versions and status."""
     from portal.plugins.manager import services
 
     registry = services(current_app)
+    try:
+        registry.refresh(every=0)
+    except Exception as exc:  # noqa: BLE001 - the listing is still useful without it
+        db.session.rollback()
+        click.echo(f"(services switched off while running are unknown: {type(exc).__name__};"
+                   " has `portal db upgrade` run?)")
     if not registry.entries:
         click.echo("No service plugins are installed (entry point group portal.services).")
         return
     click.echo(f"{'service':<24} {'distribution':<28} {'version':<10} status")
     for entry in registry.entries:
-        status = entry.status + (f": {entry.reason}" if entry.reason else "")
+        status = entry_status(registry, entry)
         click.echo(f"{entry.name:<24} {entry.distribution:<28} {entry.version:<10} {status}")
+
+
+@services_command.command("enable")
+@click.argument("entry_point")
+@with_appcontext
+def services_enable_command(entry_point: str) -> None:
+    """Switch a service plugin back on (every app process picks it up within
+    SERVICE_SWITCH_REFRESH_SECONDS)."""
+    from portal.plugins.manager import services
+
+    if not services(current_app).switch_on(entry_point):
+        raise click.ClickException(f"{entry_point} is not switched off.")
+    click.echo(f"{entry_point} is switched on again.")
 
 
 @click.command("demo")

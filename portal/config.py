@@ -121,9 +121,11 @@ class DefaultConfig:
     # --- services --------------------------------------------------------------------
     #: Names of the services to load (comma separated in PORTAL_SERVICES); empty: all.
     SERVICES: list[str] = []
-    #: After this many requests fail in a service's own code, the service is switched off
-    #: (in that app process, until it restarts).
+    #: After this many requests fail in a service's own code (in one app process), the
+    #: service is switched off for every process until `portal services enable NAME`.
     SERVICE_FAILURE_LIMIT = 3
+    #: How often each app process re-reads which services are switched off.
+    SERVICE_SWITCH_REFRESH_SECONDS = 30
 
     # --- forms -----------------------------------------------------------------------
     WTF_CSRF_TIME_LIMIT = 8 * 3600

@@ -92,6 +92,6 @@ def load_demo_data() -> int:
         db.session.add(user)
         created += 1
     # Each service plugin adds its own demo records (say, bills to pay).
-    created += sum(services(current_app).plugin_manager.hook.register_demo_data())
+    created += sum(services(current_app).hook("register_demo_data")())
     db.session.commit()
     return created

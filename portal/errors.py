@@ -82,9 +82,10 @@ def init_app(app: Flask) -> None:
 
 def _blame_service(exc: BaseException) -> bool:
     """When a plugin's own code raised, say so, and after ``SERVICE_FAILURE_LIMIT`` such
-    requests switch the plugin off in this process, reported in the log, ``portal
-    services`` (of this process) and the administrators' services page. The citizen is
-    told the service has a problem; every other service goes on."""
+    requests switch the plugin off for every app process (``service_switches``), reported
+    in the log, ``portal services`` and the administrators' services page, until an
+    administrator switches it back on. The citizen is told the service has a problem;
+    every other service goes on."""
     from portal.plugins.manager import services
 
     registry = services(current_app)
@@ -96,6 +97,6 @@ def _blame_service(exc: BaseException) -> bool:
                              error_id, exc_info=exc)
     if registry.record_failure(entry, exc, error_id,
                                current_app.config["SERVICE_FAILURE_LIMIT"]):
-        current_app.logger.error("service plugin %s disabled: %s", entry.entry_point,
-                                 entry.reason)
+        current_app.logger.error("service plugin %s switched off: %s", entry.entry_point,
+                                 registry.switched_off.get(entry.entry_point))
     return True

@@ -466,7 +466,7 @@ def transition(application: Application, action: str, *, actor_role: str,
 def _announce(hook: str, **kwargs: Any) -> None:
     """Tell plugins, after commit; a plugin's failure is logged, never the citizen's."""
     try:
-        getattr(services(current_app).plugin_manager.hook, hook)(**kwargs)
+        services(current_app).hook(hook)(**kwargs)
     except Exception:  # noqa: BLE001 - a plugin must not break the portal
         log.exception("a plugin failed in %s", hook)
 

@@ -16,6 +16,10 @@ bp.add_url_rule(
     "/admin/services", "services", staff_required(Role.PORTAL_ADMIN)(views.service_list)
 )
 bp.add_url_rule(
+    "/admin/services/<entry_point>/switch-on", "service_switch_on",
+    staff_required(Role.PORTAL_ADMIN)(views.service_switch_on), methods=["POST"],
+)
+bp.add_url_rule(
     "/admin/staff/new", "staff_create", staff_required(Role.PORTAL_ADMIN)(views.staff_create),
     methods=["GET", "POST"],
 )

@@ -35,7 +35,21 @@ def staff_list() -> Any:
 def service_list() -> Any:
     from portal.plugins.manager import services
 
-    return render_template("backoffice/services.html", entries=services(current_app).entries)
+    registry = services(current_app)
+    registry.refresh(every=0)  # the administrator sees the switches as they are now
+    return render_template("backoffice/services.html", entries=registry.entries,
+                           switched_off=registry.switched_off)
+
+
+def service_switch_on(entry_point: str) -> Any:
+    """Switch a plugin back on after it was switched off for failing (POST, CSRF)."""
+    from portal.plugins.manager import services
+
+    if services(current_app).switch_on(entry_point):
+        current_app.logger.info("service plugin %s switched on by user %s", entry_point,
+                                current_user.id)
+        flash(_("The service is switched on again."), "success")
+    return redirect(url_for(".services"))
 
 
 def _department_choices() -> Any:

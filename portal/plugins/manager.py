@@ -47,6 +47,9 @@ class ServiceRegistry:
         self.entries: list[LoadedService] = []
         #: Requests each plugin's code failed, by entry point, in this process.
         self.failures: dict[str, int] = {}
+        #: Plugins switched off while running (entry point -> reason), from the database.
+        self.switched_off: dict[str, str] = {}
+        self._refreshed_at = float("-inf")
         self.plugin_manager = pluggy.PluginManager(hookspecs.PROJECT)
         self.plugin_manager.add_hookspecs(hookspecs)
 
@@ -76,29 +79,70 @@ class ServiceRegistry:
             trace = trace.tb_next
         return culprit
 
-    def disable(self, entry: LoadedService, reason: str) -> None:
-        """Take a plugin out of service (all the services of its entry point): it is no
-        longer listed, served, or called for hooks."""
-        for each in self.entries:
-            if each.entry_point == entry.entry_point and each.status == "active":
-                each.status, each.reason = "disabled", reason[:300]
-        if self.plugin_manager.get_plugin(entry.entry_point) is not None:
-            self.plugin_manager.unregister(name=entry.entry_point)
-
     def record_failure(self, entry: LoadedService, exc: BaseException, error_id: str,
                        limit: int) -> bool:
-        """Count a request the plugin's code failed; switch it off at ``limit`` failures.
+        """Count a request the plugin's code failed; switch it off at ``limit`` failures
+        (for every app process: see ``switch_off``). Returns whether it is now off.
 
-        Returns whether it is now disabled. The reason keeps the error's type and id, not
-        its message, which may hold a citizen's data (the log has the full trace).
+        The reason keeps the error's type and id, not its message, which may hold a
+        citizen's data (the log has the full trace).
         """
         count = self.failures.get(entry.entry_point, 0) + 1
         self.failures[entry.entry_point] = count
         if count < limit:
             return False
-        self.disable(entry, f"raised {type(exc).__name__} on {count} requests "
-                            f"(last error id {error_id})")
+        self.switch_off(entry.entry_point, f"raised {type(exc).__name__} on {count} "
+                                           f"requests (last error id {error_id})")
         return True
+
+    def switch_off(self, entry_point: str, reason: str) -> None:
+        """Take a loaded plugin out of service in every process: no longer listed, served
+        or called for hooks, until ``switch_on`` (``portal services enable``)."""
+        from portal.extensions import db
+        from portal.plugins.models import ServiceSwitch
+
+        self.switched_off[entry_point] = reason[:300]
+        if db.session.get(ServiceSwitch, entry_point) is None:
+            db.session.add(ServiceSwitch(entry_point=entry_point, reason=reason[:300]))
+        db.session.commit()
+
+    def switch_on(self, entry_point: str) -> bool:
+        from sqlalchemy import delete
+
+        from portal.extensions import db
+        from portal.plugins.models import ServiceSwitch
+
+        removed = db.session.execute(
+            delete(ServiceSwitch).where(ServiceSwitch.entry_point == entry_point)
+        ).rowcount
+        db.session.commit()
+        self.switched_off.pop(entry_point, None)
+        self.failures.pop(entry_point, None)
+        return bool(removed)
+
+    def refresh(self, every: float) -> None:
+        """Pick up switches made by other processes (at most once per ``every`` seconds)."""
+        import time
+
+        from sqlalchemy import select
+
+        from portal.extensions import db
+        from portal.plugins.models import ServiceSwitch
+
+        now = time.monotonic()
+        if now - self._refreshed_at < every:
+            return
+        self._refreshed_at = now
+        rows = db.session.execute(select(ServiceSwitch.entry_point, ServiceSwitch.reason))
+        self.switched_off = {entry_point: reason for entry_point, reason in rows}
+
+    def hook(self, name: str) -> Any:
+        """A hook caller that leaves out plugins switched off while running."""
+        off = [self.plugin_manager.get_plugin(e) for e in self.switched_off]
+        off = [plugin for plugin in off if plugin is not None]
+        if not off:
+            return getattr(self.plugin_manager.hook, name)
+        return self.plugin_manager.subset_hook_caller(name, remove_plugins=off)
 
     def migration_folders(self) -> list[str]:
         """``migrations/`` folders of active plugins: their own Alembic branches."""
@@ -117,6 +161,7 @@ class ServiceRegistry:
             e.definition.name: e.definition
             for e in self.entries
             if e.status == "active" and e.definition is not None
+            and e.entry_point not in self.switched_off
         }
 
 
@@ -218,8 +263,18 @@ def load_services(selected: list[str] | None = None) -> ServiceRegistry:
 
 
 def init_app(app: Flask) -> ServiceRegistry:
+    import portal.plugins.models  # noqa: F401 - the switches table is part of the schema
+
     registry = load_services(app.config.get("SERVICES") or [])
     app.extensions["portal_services"] = registry
+
+    @app.before_request
+    def _refresh_switches() -> None:
+        try:
+            services(app).refresh(app.config["SERVICE_SWITCH_REFRESH_SECONDS"])
+        except Exception:  # noqa: BLE001 - a database outage has its own page; keep serving
+            log.warning("could not read the services switched off", exc_info=True)
+
     return registry
 
 
