@@ -145,11 +145,15 @@ class ServiceRegistry:
         return self.plugin_manager.subset_hook_caller(name, remove_plugins=off)
 
     def migration_folders(self) -> list[str]:
-        """``migrations/`` folders of active plugins: their own Alembic branches."""
+        """``migrations/`` folders of every installed plugin: their own Alembic branches.
+
+        Plugins left out by ``PORTAL_SERVICES`` or disabled count too: their tables may
+        exist from before, and Alembic must still know the revisions that made them.
+        """
         from importlib.resources import files
 
         folders = []
-        for package in dict.fromkeys(e.package for e in self.entries if e.status == "active"):
+        for package in dict.fromkeys(e.package for e in self.entries if e.package):
             folder = files(package) / "migrations"
             if folder.is_dir():
                 folders.append(str(folder))
@@ -163,6 +167,21 @@ class ServiceRegistry:
             if e.status == "active" and e.definition is not None
             and e.entry_point not in self.switched_off
         }
+
+
+def _package_named_by(entry_point: EntryPoint) -> str:
+    """The package an entry point's module belongs to, without running that module."""
+    import importlib.util
+
+    try:
+        spec = importlib.util.find_spec(entry_point.module)
+    except Exception:  # noqa: BLE001 - a broken plugin is reported when it is loaded
+        return ""
+    if spec is None:
+        return ""
+    if spec.submodule_search_locations is not None:
+        return entry_point.module
+    return entry_point.module.rpartition(".")[0] or entry_point.module
 
 
 def _distribution(entry_point: EntryPoint) -> tuple[str, str]:
@@ -240,7 +259,8 @@ def load_services(selected: list[str] | None = None) -> ServiceRegistry:
     wanted = set(selected or [])
     for entry_point in sorted(entry_points(group=GROUP), key=lambda ep: ep.name):
         distribution, version = _distribution(entry_point)
-        entry = LoadedService(entry_point.name, distribution, version, "disabled")
+        entry = LoadedService(entry_point.name, distribution, version, "disabled",
+                              package=_package_named_by(entry_point))
         registry.entries.append(entry)
         if wanted and entry_point.name not in wanted:
             entry.status, entry.reason = "not selected", "not in PORTAL_SERVICES"
