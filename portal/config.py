@@ -124,6 +124,8 @@ class DefaultConfig:
     #: After this many requests fail in a service's own code (in one app process), the
     #: service is switched off for every process until `portal services enable NAME`.
     SERVICE_FAILURE_LIMIT = 3
+    #: ...within this many seconds.
+    SERVICE_FAILURE_WINDOW_SECONDS = 600
     #: How often each app process re-reads which services are switched off.
     SERVICE_SWITCH_REFRESH_SECONDS = 30
 

@@ -92,6 +92,8 @@ def load_demo_data() -> int:
         db.session.add(user)
         created += 1
     # Each service plugin adds its own demo records (say, bills to pay).
-    created += sum(services(current_app).hook("register_demo_data")())
+    registry = services(current_app)
+    registry.refresh(every=0)
+    created += sum(registry.hook("register_demo_data")())
     db.session.commit()
     return created

@@ -96,7 +96,8 @@ def _blame_service(exc: BaseException) -> bool:
     current_app.logger.error("service plugin %s failed (error %s)", entry.entry_point,
                              error_id, exc_info=exc)
     if registry.record_failure(entry, exc, error_id,
-                               current_app.config["SERVICE_FAILURE_LIMIT"]):
+                               current_app.config["SERVICE_FAILURE_LIMIT"],
+                               current_app.config["SERVICE_FAILURE_WINDOW_SECONDS"]):
         current_app.logger.error("service plugin %s switched off: %s", entry.entry_point,
                                  registry.switched_off.get(entry.entry_point))
     return True

@@ -39,6 +39,16 @@ class RequestContextFilter(logging.Filter):
         return True
 
 
+class RedactingFormatter(logging.Formatter):
+    """Tracebacks are redacted too: an exception's message may quote what was typed."""
+
+    def formatException(self, ei):  # type: ignore[no-untyped-def]  # noqa: N802
+        return redact(super().formatException(ei))
+
+    def formatStack(self, stack_info: str) -> str:  # noqa: N802
+        return redact(super().formatStack(stack_info))
+
+
 def current_request_id() -> str:
     return g.get("request_id", "-") if has_request_context() else "-"
 
@@ -46,7 +56,7 @@ def current_request_id() -> str:
 def init_app(app: Flask) -> None:
     handler = logging.StreamHandler()
     handler.setFormatter(
-        logging.Formatter("%(asctime)s %(levelname)s [%(request_id)s] %(name)s: %(message)s")
+        RedactingFormatter("%(asctime)s %(levelname)s [%(request_id)s] %(name)s: %(message)s")
     )
     handler.addFilter(RequestContextFilter())
     # app.logger is the "portal" logger, the parent of every portal.* module's logger:

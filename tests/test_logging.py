@@ -63,3 +63,17 @@ def test_a_request_logs_with_its_id_and_no_personal_data(app, client, portal_log
     assert refused
     assert all(len(r.request_id) >= 8 for r in refused)
     assert "wrong-password-123" not in portal_log.text
+
+
+def test_a_traceback_quoting_an_hkid_is_redacted(app):
+    handler = logging.getLogger("portal").handlers[0]
+    try:
+        raise ValueError("not a licence: A123456(3)")
+    except ValueError:
+        record = logging.LogRecord("portal", logging.ERROR, __file__, 1, "failed", None,
+                                   exc_info=__import__("sys").exc_info())
+    record.request_id = "-"
+    text = handler.format(record)
+    assert "ValueError" in text
+    assert "A123456(3)" not in text
+    assert "[HKID]" in text

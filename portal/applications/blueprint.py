@@ -23,7 +23,8 @@ bp.add_url_rule("/dashboard", "dashboard", citizen_required(views.dashboard))
 bp.add_url_rule("/services/<name>/apply", "start", _limited(citizen_required(views.start)),
                 methods=_both)
 bp.add_url_rule("/drafts/<draft_id>", "resume", citizen_required(views.resume))
-bp.add_url_rule("/drafts/<draft_id>/check", "check", citizen_required(views.check), methods=_both)
+bp.add_url_rule("/drafts/<draft_id>/check", "check", _limited(citizen_required(views.check)),
+                methods=_both)
 bp.add_url_rule("/drafts/<draft_id>/saved", "saved", citizen_required(views.saved))
 bp.add_url_rule("/drafts/<draft_id>/delete", "discard", citizen_required(views.discard),
                 methods=_both)

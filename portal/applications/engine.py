@@ -61,6 +61,22 @@ class DuplicateApplication(Exception):
         self.existing = existing
 
 
+def open_key_for(definition: ServiceDefinition, values: Mapping[str, Any],
+                 user_id: int) -> str | None:
+    """The stored form of the service's ``exclusive_key``: a keyed digest (the key may be
+    personal, like a licence number that is an HKID), per citizen unless the service
+    holds keys across citizens."""
+    from portal.crypto import blind_index
+
+    if definition.exclusive_key is None:
+        return None
+    key = definition.exclusive_key(values)
+    if key is None or str(key) == "":
+        return None
+    scope = "*" if definition.exclusive_across_citizens else str(user_id)
+    return blind_index(f"{definition.name}\x1f{scope}\x1f{key}")
+
+
 def _holder_of(service: str, key: str) -> Application | None:
     return db.session.scalar(
         select(Application).where(Application.service == service, Application.open_key == key)
@@ -199,29 +215,35 @@ def cleaned(form: Any, raw: dict[str, list[str]]) -> dict[str, list[str]]:
 def save_step(draft: Draft, step: Step, raw: dict[str, list[str]], complete: bool) -> bool:
     """Store a step's answers; False when the draft was sent meanwhile (another tab).
 
-    The update is a compare-and-set on the draft still being open, so a late step can
-    never change a draft that has become an application.
+    The update is a compare-and-set on the draft as read (still open, same
+    ``updated_at``): a late step never changes a draft that became an application, and a
+    step saved from another tab at the same moment is merged, not overwritten.
     """
-    answers = dict(draft.answers or {})
-    answers[step.name] = raw
-    completed = [name for name in (draft.completed_steps or []) if name != step.name]
-    if complete:
-        completed.append(step.name)
-    now = utcnow()
-    saved = db.session.execute(
-        update(Draft)
-        .where(Draft.id == draft.id, Draft.status == DraftStatus.OPEN)
-        .values(answers=answers, completed_steps=completed, updated_at=now,
-                reminder_sent_at=None)
-        .execution_options(synchronize_session=False)
-    ).rowcount
-    if saved != 1:
-        return False
-    # Keep the object in step with the row (new objects, so JSON changes are seen).
-    draft.answers, draft.completed_steps, draft.updated_at = answers, completed, now
-    draft.reminder_sent_at = None
-    db.session.flush()
-    return True
+    for _attempt in range(5):
+        if draft.status != DraftStatus.OPEN:
+            return False
+        answers = dict(draft.answers or {})
+        answers[step.name] = raw
+        completed = [name for name in (draft.completed_steps or []) if name != step.name]
+        if complete:
+            completed.append(step.name)
+        now = utcnow()
+        saved = db.session.execute(
+            update(Draft)
+            .where(Draft.id == draft.id, Draft.status == DraftStatus.OPEN,
+                   Draft.updated_at == draft.updated_at)
+            .values(answers=answers, completed_steps=completed, updated_at=now,
+                    reminder_sent_at=None)
+            .execution_options(synchronize_session=False)
+        ).rowcount
+        if saved == 1:
+            # Keep the object in step with the row (new objects, so JSON changes are seen).
+            draft.answers, draft.completed_steps, draft.updated_at = answers, completed, now
+            draft.reminder_sent_at = None
+            db.session.flush()
+            return True
+        db.session.refresh(draft)  # someone else saved first: merge into theirs
+    return False
 
 
 def open_draft_for(user: Any, service: str) -> Draft | None:
@@ -320,20 +342,21 @@ def submit(draft: Draft, definition: ServiceDefinition, states: list[StepState],
     """
     values = flat_values(states)
     fee = definition.fees(values)
-    key = definition.exclusive_key(values) if definition.exclusive_key else None
-    if key is not None:
-        key = str(key)[:200]
-        holder = _holder_of(definition.name, key)
-        if holder is not None:
-            raise DuplicateApplication(holder)
+    key = open_key_for(definition, values, draft.user_id)
     claimed = db.session.execute(
         update(Draft)
         .where(Draft.id == draft.id, Draft.status == DraftStatus.OPEN)
         .values(status=DraftStatus.SUBMITTED, updated_at=utcnow())
     ).rowcount
     if claimed != 1:
+        # Sent already (a double click, another tab): the same application.
         db.session.rollback()
         return _application_of(draft)
+    if key is not None:
+        holder = _holder_of(definition.name, key)
+        if holder is not None:
+            db.session.rollback()  # the draft stays open
+            raise DuplicateApplication(holder)
     used = {state.form[f].data for state in states for f in state.step.fields()
             if isinstance(state.form[f], UploadField) and state.form[f].data}
     application = Application(

@@ -24,6 +24,8 @@ def remind_and_expire_drafts() -> tuple[int, int]:
     from portal.plugins.manager import services
 
     config = current_app.config
+    registry = services(current_app)
+    registry.refresh(every=0)  # a worker runs long: read the switches as they are now
     now = utcnow()
     expiry = timedelta(days=config["DRAFT_EXPIRY_DAYS"])
     remind_after = expiry - timedelta(days=config["DRAFT_REMINDER_DAYS_BEFORE"])
@@ -33,7 +35,7 @@ def remind_and_expire_drafts() -> tuple[int, int]:
                             Draft.updated_at <= now - remind_after,
                             Draft.updated_at > now - expiry)
     ).all()
-    catalogue = services(current_app).active
+    catalogue = registry.active
     for draft in due:
         definition = catalogue.get(draft.service)
         if definition is None:

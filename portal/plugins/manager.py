@@ -46,7 +46,7 @@ class ServiceRegistry:
     def __init__(self) -> None:
         self.entries: list[LoadedService] = []
         #: Requests each plugin's code failed, by entry point, in this process.
-        self.failures: dict[str, int] = {}
+        self.failures: dict[str, list[float]] = {}
         #: Plugins switched off while running (entry point -> reason), from the database.
         self.switched_off: dict[str, str] = {}
         self._refreshed_at = float("-inf")
@@ -80,15 +80,21 @@ class ServiceRegistry:
         return culprit
 
     def record_failure(self, entry: LoadedService, exc: BaseException, error_id: str,
-                       limit: int) -> bool:
+                       limit: int, window: float = 600.0) -> bool:
         """Count a request the plugin's code failed; switch it off at ``limit`` failures
-        (for every app process: see ``switch_off``). Returns whether it is now off.
+        within ``window`` seconds (for every app process: see ``switch_off``). Returns
+        whether it is now off.
 
         The reason keeps the error's type and id, not its message, which may hold a
         citizen's data (the log has the full trace).
         """
-        count = self.failures.get(entry.entry_point, 0) + 1
-        self.failures[entry.entry_point] = count
+        import time
+
+        now = time.monotonic()
+        recent = [t for t in self.failures.get(entry.entry_point, []) if now - t < window]
+        recent.append(now)
+        self.failures[entry.entry_point] = recent
+        count = len(recent)
         if count < limit:
             return False
         self.switch_off(entry.entry_point, f"raised {type(exc).__name__} on {count} "
@@ -98,13 +104,18 @@ class ServiceRegistry:
     def switch_off(self, entry_point: str, reason: str) -> None:
         """Take a loaded plugin out of service in every process: no longer listed, served
         or called for hooks, until ``switch_on`` (``portal services enable``)."""
+        from sqlalchemy.exc import IntegrityError
+
         from portal.extensions import db
         from portal.plugins.models import ServiceSwitch
 
         self.switched_off[entry_point] = reason[:300]
         if db.session.get(ServiceSwitch, entry_point) is None:
             db.session.add(ServiceSwitch(entry_point=entry_point, reason=reason[:300]))
-        db.session.commit()
+        try:
+            db.session.commit()
+        except IntegrityError:  # another process switched it off at the same moment
+            db.session.rollback()
 
     def switch_on(self, entry_point: str) -> bool:
         from sqlalchemy import delete
@@ -133,8 +144,19 @@ class ServiceRegistry:
         if now - self._refreshed_at < every:
             return
         self._refreshed_at = now
-        rows = db.session.execute(select(ServiceSwitch.entry_point, ServiceSwitch.reason))
-        self.switched_off = {entry_point: reason for entry_point, reason in rows}
+        try:
+            rows = db.session.execute(select(ServiceSwitch.entry_point, ServiceSwitch.reason))
+            switched_off = {entry_point: reason for entry_point, reason in rows}
+        except Exception:
+            # Leave no failed transaction behind: the request goes on with the session.
+            try:
+                db.session.rollback()
+            except Exception:  # noqa: BLE001, S110 - the connection may be gone
+                pass
+            raise
+        for entry_point in set(self.switched_off) - set(switched_off):
+            self.failures.pop(entry_point, None)  # switched on again: count afresh
+        self.switched_off = switched_off
 
     def hook(self, name: str) -> Any:
         """A hook caller that leaves out plugins switched off while running."""
@@ -154,7 +176,10 @@ class ServiceRegistry:
 
         folders = []
         for package in dict.fromkeys(e.package for e in self.entries if e.package):
-            folder = files(package) / "migrations"
+            try:
+                folder = files(package) / "migrations"
+            except TypeError:  # a plugin that is a single module has no folders
+                continue
             if folder.is_dir():
                 folders.append(str(folder))
         return folders

@@ -233,8 +233,12 @@ class ServiceDefinition:
     #: Extra words people search with (both languages are searched).
     keywords: tuple[Any, ...] = ()
     #: At most one open application per key of the answers (a bill number, a licence
-    #: number); ``None`` from it, or no function, allows any number.
+    #: number), per citizen unless ``exclusive_across_citizens``; ``None`` from it, or no
+    #: function, allows any number.
     exclusive_key: Callable[[Mapping[str, Any]], str | None] | None = None
+    #: Whether the key is held across citizens (one open payment of a bill, whoever pays)
+    #: rather than per citizen (one open renewal of my licence).
+    exclusive_across_citizens: bool = False
     #: Names of the service's own states and actions (the core names the common ones).
     state_labels: Mapping[str, Any] = field(default_factory=dict)
     action_labels: Mapping[str, Any] = field(default_factory=dict)

@@ -146,6 +146,11 @@ def _portal_isolation(request: pytest.FixtureRequest) -> Iterator[None]:
     from portal.extensions import limiter
 
     _empty_tables(application)
+    registry = application.extensions.get("portal_services")
+    if registry is not None:  # services switched off by a test come back for the next
+        registry.switched_off.clear()
+        registry.failures.clear()
+        registry._refreshed_at = float("-inf")
     with application.app_context():
         limiter.reset()
     sink.clear()

@@ -67,7 +67,7 @@ DEFINITION = ServiceDefinition(
               "the new licence by post."),
     department="TD",
     category="transport",
-    # One renewal in progress per licence.
+    # One renewal in progress per licence, for each citizen.
     exclusive_key=lambda answers: answers.get("licence_number"),
     workflow=WORKFLOW,
     steps=STEPS,

@@ -50,6 +50,7 @@ DEFINITION = ServiceDefinition(
     # One open application per bill, whoever applies: a bill cannot be put up for payment
     # twice (the key is freed if the application is withdrawn).
     exclusive_key=lambda answers: answers.get("bill_number"),
+    exclusive_across_citizens=True,
     pay_before_processing=True,
     # Nothing for staff to do: the bill is settled when the payment is received.
     pledge_working_days=1,

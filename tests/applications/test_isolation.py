@@ -112,3 +112,33 @@ def test_portal_services_shows_a_switched_off_service_and_enables_it(app, permit
     again = runner.invoke(args=["services", "enable", "test_permit"])
     assert again.exit_code != 0
     assert "is not switched off" in again.output
+
+
+def test_a_failed_read_of_the_switches_leaves_the_request_working(client, permit_service):
+    from sqlalchemy import text
+
+    with db.engine.begin() as conn:
+        conn.execute(text("ALTER TABLE service_switches RENAME TO service_switches_away"))
+    try:
+        response = client.get("/services")  # the read fails before the view runs
+        assert response.status_code == 200
+        assert "Test permit" in response.get_data(as_text=True)
+    finally:
+        db.session.remove()
+        with db.engine.begin() as conn:
+            conn.execute(text("ALTER TABLE service_switches_away RENAME TO service_switches"))
+
+
+def test_failures_count_within_a_window_and_afresh_after_switching_on(app, permit_service):
+    registry = app.extensions["portal_services"]
+    entry = registry.entries[0]
+    error = KeyError("x")
+    assert not registry.record_failure(entry, error, "e1", limit=2, window=0.0)
+    assert not registry.record_failure(entry, error, "e2", limit=2, window=0.0)  # old one gone
+    assert registry.record_failure(entry, error, "e3", limit=2, window=600)
+    # Switched on by another process (the row is gone): this process counts afresh.
+    with db.engine.begin() as conn:
+        conn.execute(ServiceSwitch.__table__.delete())
+    registry.refresh(every=0)
+    assert "test_permit" in registry.active
+    assert not registry.record_failure(entry, error, "e4", limit=2, window=600)

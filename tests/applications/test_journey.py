@@ -290,3 +290,27 @@ def test_a_step_saved_in_a_race_with_submission_is_refused(client, permit_servic
     db_session.rollback()
     assert db_session.scalar(select(Draft)).answers.get("details") is None
     assert db_session.scalar(select(Draft)).public_id == draft_id
+
+
+def test_steps_saved_from_two_tabs_at_once_are_both_kept(client, permit_service, create_user,
+                                                         sign_in, db_session):
+    from datetime import timedelta
+
+    from sqlalchemy import update
+
+    from portal.applications import engine
+
+    create_user()
+    sign_in(client)
+    start(client)
+    draft = db_session.scalar(select(Draft))  # this tab read the draft...
+    with db_session.get_bind().begin() as other:  # ...and another tab saved a step since
+        other.execute(update(Draft).values(
+            answers={"address": {"address_street": ["1 Main Street"]}},
+            updated_at=draft.updated_at + timedelta(seconds=1)))
+    assert engine.save_step(draft, permit_service.steps[0], {"full_name": ["Li"]}, True)
+    db_session.commit()
+    db_session.expire_all()
+    answers = db_session.scalar(select(Draft)).answers
+    assert answers["address"] == {"address_street": ["1 Main Street"]}
+    assert answers["details"] == {"full_name": ["Li"]}
