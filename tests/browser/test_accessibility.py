@@ -127,6 +127,12 @@ def _staff(path: str, *, admin: bool = False) -> Callable[[Setup], None]:
     return setup
 
 
+def _services_with_one_switched_off(s: Setup) -> None:
+    s.fixture("app").extensions["portal_services"].switch_off(
+        "pay_bill", "raised KeyError on 3 requests (last error id 0123abcd)")
+    _staff("/staff/admin/services", admin=True)(s)
+
+
 def _security_code(s: Setup) -> None:
     user = s.fixture("create_staff")()
     sign_in(s.page, user.email)
@@ -178,6 +184,7 @@ PAGES: dict[str, tuple[Callable[[Setup], None], int]] = {
     "staff-list": (_staff("/staff/admin/staff", admin=True), 200),
     "staff-new": (_staff("/staff/admin/staff/new", admin=True), 200),
     "services": (_staff("/staff/admin/services", admin=True), 200),
+    "services-switched-off": (_services_with_one_switched_off, 200),
     "catalogue": (_catalogue("/services"), 200),
     "catalogue-search": (_catalogue("/services?q=licence", services=1), 200),
     "catalogue-no-results": (_catalogue("/services?q=submarine", services=0), 200),
