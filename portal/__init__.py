@@ -86,6 +86,9 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     auth.init_app(app)
     templating.init_app(app)
     manager.init_app(app)
+    from portal import payments
+
+    payments.init_app(app)
 
     from portal.cli import register_commands
 

@@ -112,6 +112,21 @@ class DefaultConfig:
     #: there are several app servers. Empty: ``<instance>/uploads``.
     UPLOAD_FOLDER = ""
 
+    # --- payments --------------------------------------------------------------------
+    #: The provider payments are made with. "sandbox" is built in: a pretend hosted
+    #: payment page for development and tests, refused in production.
+    PAYMENT_PROVIDER = "sandbox"
+    #: A payment not finished after this many minutes is expired (it can be started again).
+    PAYMENT_EXPIRY_MINUTES = 90
+    #: The sandbox: allowed in production only when asked (a demonstration system).
+    SANDBOX_PAYMENTS_IN_PRODUCTION = False
+    #: Pretend network latency (ms) and share of failing calls, for tests and demos.
+    SANDBOX_PAYMENTS_LATENCY_MS = 0
+    SANDBOX_PAYMENTS_FAIL_RATE = 0.0
+    SANDBOX_PAYMENTS_STATUS_FAIL_RATE = 0.0
+    #: The sandbox gives up before the portal does (PAYMENT_EXPIRY_MINUTES).
+    SANDBOX_PAYMENTS_EXPIRY_MINUTES = 60
+
     # --- drafts ----------------------------------------------------------------------
     #: A draft untouched for this many days is deleted (with its uploads)...
     DRAFT_EXPIRY_DAYS = 30

@@ -4,6 +4,7 @@ submission, the application page, withdrawal and supporting documents."""
 from __future__ import annotations
 
 import io
+import secrets
 from typing import Any
 
 from flask import abort, flash, redirect, render_template, request, send_file, url_for
@@ -295,9 +296,12 @@ def detail(reference: str) -> Any:
     definition = services_active().get(application.service)
     can_withdraw = bool(definition) and "withdraw" in definition.workflow.actions(
         application.state, "citizen")
+    from portal.payments.ledger import payments_of
+
     return render_template(
         "applications/detail.html", application=application, definition=definition,
         sections=engine.submitted_sections(application), can_withdraw=can_withdraw,
+        payments=payments_of(application), pay_nonce=secrets.token_hex(16),
     )
 
 

@@ -65,3 +65,18 @@ def register_demo_data() -> int:  # type: ignore[empty-body]
 
     :return: how many new records were added.
     """
+
+
+@hookspec
+def register_payment_providers(app: Any) -> list[Any]:  # type: ignore[empty-body]
+    """Contribute payment providers (the built-in sandbox is one).
+
+    Called once when the application starts. A provider has a ``name`` and the methods
+    of ``portal.payments.providers.PaymentProvider``: ``create_payment(request)`` returns
+    the provider's reference and page, ``fetch_status(reference)`` its answer. A provider
+    that serves pages of its own may register a blueprint on ``app`` here.
+    ``PAYMENT_PROVIDER`` chooses which one payments use.
+
+    :param app: the Flask application being built.
+    :return: the plugin's providers.
+    """

@@ -127,6 +127,51 @@ def _staff(path: str, *, admin: bool = False) -> Callable[[Setup], None]:
     return setup
 
 
+def _sandbox_payment(s: Setup) -> str:
+    from portal.payments.providers import PaymentRequest
+    from portal.payments.sandbox.provider import SandboxProvider
+
+    app = s.fixture("app")
+    with app.test_request_context():
+        session = SandboxProvider().create_payment(PaymentRequest(
+            payment_id="a" * 32, amount=90_000, currency="HKD",
+            description="Renew a driving licence, application K7MX-4P9Q-R",
+            return_url="http://127.0.0.1/payments/x/return?token=t", locale=s.language))
+    return f"/sandbox-pay/{session.reference}"
+
+
+def _sandbox_card_page(s: Setup) -> None:
+    s.open(_sandbox_payment(s))
+
+
+def _sandbox_card_errors(s: Setup) -> None:
+    s.open(_sandbox_payment(s))
+    s.page.locator("form:has(#card_number) button[type=submit]").first.click()
+    _shows_errors(s)
+
+
+def _sandbox_challenge(s: Setup) -> None:
+    s.open(_sandbox_payment(s))
+    s.page.fill("#card_number", "4000 0000 0000 3220")
+    s.page.fill("#expiry", "04/39")
+    s.page.fill("#cvc", "123")
+    s.page.fill("#cardholder_name", "CHAN TAI MAN")
+    s.page.locator("form:has(#card_number) button[type=submit]").first.click()
+    s.page.wait_for_url(re.compile(r"/challenge$"))
+
+
+def _sandbox_declined(s: Setup) -> None:
+    s.open(_sandbox_payment(s))
+    s.page.fill("#card_number", "4000 0000 0000 0002")
+    s.page.fill("#expiry", "04/39")
+    s.page.fill("#cvc", "123")
+    s.page.fill("#cardholder_name", "CHAN TAI MAN")
+    s.page.locator("form:has(#card_number) button[type=submit]").first.click()
+    s.page.wait_for_load_state()
+    declined = "Your card was declined"
+    assert (declined if s.language == "en" else zh(declined)) in s.page.content()
+
+
 def _services_with_one_switched_off(s: Setup) -> None:
     s.fixture("app").extensions["portal_services"].switch_off(
         "pay_bill", "raised KeyError on 3 requests (last error id 0123abcd)")
@@ -185,6 +230,10 @@ PAGES: dict[str, tuple[Callable[[Setup], None], int]] = {
     "staff-new": (_staff("/staff/admin/staff/new", admin=True), 200),
     "services": (_staff("/staff/admin/services", admin=True), 200),
     "services-switched-off": (_services_with_one_switched_off, 200),
+    "sandbox-card": (_sandbox_card_page, 200),
+    "sandbox-card-errors": (_sandbox_card_errors, 200),
+    "sandbox-challenge": (_sandbox_challenge, 200),
+    "sandbox-declined": (_sandbox_declined, 200),
     "catalogue": (_catalogue("/services"), 200),
     "catalogue-search": (_catalogue("/services?q=licence", services=1), 200),
     "catalogue-no-results": (_catalogue("/services?q=submarine", services=0), 200),

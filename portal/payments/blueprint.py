@@ -1,0 +1,44 @@
+"""Routes of the payments area."""
+
+from __future__ import annotations
+
+from flask import Blueprint, current_app
+from flask_babel import lazy_gettext as _l
+
+from portal.extensions import limiter
+from portal.identity.auth import citizen_required
+from portal.payments import views
+
+bp = Blueprint("payments", __name__)
+
+
+def _answers_limit() -> str:
+    return current_app.config["ANSWERS_RATE_LIMIT"]
+
+
+bp.add_url_rule("/applications/<reference>/pay", "pay",
+                limiter.limit(_answers_limit, methods=["POST"])(citizen_required(views.pay)),
+                methods=["POST"])
+bp.add_url_rule("/payments/<payment_id>/return", "returned", citizen_required(views.returned))
+
+
+_STATE_LABELS = {
+    "created": _l("Not started"),
+    "started": _l("Started, not finished"),
+    "succeeded": _l("Paid"),
+    "failed": _l("Not paid: declined"),
+    "cancelled": _l("Not paid: cancelled"),
+    "expired": _l("Not paid: timed out"),
+}
+_STATE_CLASSES = {"succeeded": "govuk-tag--green", "failed": "govuk-tag--red",
+                  "cancelled": "govuk-tag--grey", "expired": "govuk-tag--grey"}
+
+
+@bp.app_template_global()
+def payment_state_label(state: str) -> str:
+    return str(_STATE_LABELS.get(state, state))
+
+
+@bp.app_template_global()
+def payment_state_class(state: str) -> str:
+    return _STATE_CLASSES.get(state, "govuk-tag--yellow")

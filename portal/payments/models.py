@@ -1,0 +1,77 @@
+"""The payment ledger: what was asked, of whom, and how it ended."""
+
+from __future__ import annotations
+
+import enum
+from datetime import datetime
+
+from sqlalchemy import ForeignKey, Index, String, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from portal.applications.models import Application
+from portal.database import UTCDateTime, utcnow
+from portal.extensions import db
+
+
+class PaymentState(enum.StrEnum):
+    CREATED = "created"
+    STARTED = "started"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+    EXPIRED = "expired"
+
+
+#: Where a payment may go from each state; the final states go nowhere.
+PAYMENT_MOVES: dict[PaymentState, frozenset[PaymentState]] = {
+    PaymentState.CREATED: frozenset({PaymentState.STARTED, PaymentState.FAILED,
+                                     PaymentState.CANCELLED, PaymentState.EXPIRED}),
+    PaymentState.STARTED: frozenset({PaymentState.SUCCEEDED, PaymentState.FAILED,
+                                     PaymentState.CANCELLED, PaymentState.EXPIRED}),
+    PaymentState.SUCCEEDED: frozenset(),
+    PaymentState.FAILED: frozenset(),
+    PaymentState.CANCELLED: frozenset(),
+    PaymentState.EXPIRED: frozenset(),
+}
+FINAL_STATES = frozenset(state for state, moves in PAYMENT_MOVES.items() if not moves)
+
+
+class Payment(db.Model):
+    """One attempt to collect an application's fee, in integer cents of HKD."""
+
+    __tablename__ = "payments"
+    __table_args__ = (
+        # One payment per click: the pay button's nonce.
+        UniqueConstraint("application_id", "nonce"),
+        # One open payment per application: set while open, cleared at a final state.
+        UniqueConstraint("open_for"),
+        UniqueConstraint("provider", "provider_reference"),
+        Index("ix_payments_state_expires", "state", "expires_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    #: Used in URLs; random.
+    public_id: Mapped[str] = mapped_column(String(32), unique=True)
+    application_id: Mapped[int] = mapped_column(ForeignKey("applications.id"), index=True)
+    nonce: Mapped[str] = mapped_column(String(64))
+    open_for: Mapped[int | None]
+    amount: Mapped[int]
+    currency: Mapped[str] = mapped_column(String(3), default="HKD")
+    state: Mapped[str] = mapped_column(String(16), default=PaymentState.CREATED)
+    provider: Mapped[str] = mapped_column(String(32))
+    provider_reference: Mapped[str | None] = mapped_column(String(64))
+    provider_url: Mapped[str | None] = mapped_column(String(500))
+    #: How it was paid ("card", "fps"), as the provider says once it is done.
+    method: Mapped[str | None] = mapped_column(String(16))
+    #: SHA-256 of the secret in the return URL (the secret itself is never stored).
+    return_token_digest: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    succeeded_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    application: Mapped[Application] = relationship()
+
+    @property
+    def is_final(self) -> bool:
+        return self.state in FINAL_STATES

@@ -1,0 +1,78 @@
+"""What the portal asks of a payment provider, and the providers it knows.
+
+A provider is contributed by a plugin through the hook ``register_payment_providers``
+(the built-in sandbox is one). The portal never trusts the browser about an outcome: the
+return URL carries only a secret token, and the portal then asks the provider.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+#: What a provider says about a payment. ``pending`` means "not finished yet".
+PROVIDER_STATUSES = frozenset({"pending", "succeeded", "failed", "cancelled", "expired"})
+
+
+@dataclass(frozen=True)
+class PaymentRequest:
+    """What the portal asks a provider to collect."""
+
+    #: The portal's own id of the payment (public, random).
+    payment_id: str
+    amount: int  # integer cents
+    currency: str
+    #: Shown on the provider's page, in the citizen's language.
+    description: str
+    #: Where the provider sends the citizen back; carries a secret token, not the outcome.
+    return_url: str
+    locale: str
+
+
+@dataclass(frozen=True)
+class ProviderSession:
+    """A payment opened at the provider."""
+
+    #: The provider's reference for it (unique per provider).
+    reference: str
+    #: The provider's page where the citizen pays.
+    url: str
+
+
+@dataclass(frozen=True)
+class ProviderStatus:
+    """The provider's answer about one payment."""
+
+    status: str  # one of PROVIDER_STATUSES
+    #: How it was paid ("card", "fps"), once known.
+    method: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.status not in PROVIDER_STATUSES:
+            raise ValueError(f"unknown provider status {self.status!r}")
+
+
+class PaymentProvider(Protocol):
+    """The contract of a payment provider."""
+
+    #: A short code, stored with each payment ("sandbox").
+    name: str
+
+    def create_payment(self, request: PaymentRequest) -> ProviderSession:
+        """Open a payment at the provider; the citizen is sent to ``session.url``."""
+
+    def fetch_status(self, reference: str) -> ProviderStatus:
+        """Ask the provider how the payment ``reference`` stands."""
+
+
+def providers(app: Any) -> dict[str, PaymentProvider]:
+    return app.extensions.setdefault("payment_providers", {})
+
+
+def current_provider(app: Any) -> PaymentProvider:
+    """The provider payments are made with (``PAYMENT_PROVIDER``)."""
+    name = app.config["PAYMENT_PROVIDER"]
+    found = providers(app).get(name)
+    if found is None:
+        raise LookupError(f"payment provider {name!r} is not installed")
+    return found

@@ -1,0 +1,68 @@
+"""A provider the tests control, and an application awaiting payment."""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+import pytest
+
+from portal.payments.providers import PaymentRequest, ProviderSession, ProviderStatus
+from tests.applications.conftest import permit_service  # noqa: F401 - a fixture
+from tests.applications.test_journey import ADDRESS, post_step, start, submit
+
+
+class FakeProvider:
+    """Answers what the test says; counts what it was asked."""
+
+    name = "fake"
+
+    def __init__(self) -> None:
+        self.requests: list[PaymentRequest] = []
+        self.status = "pending"
+        self.method = "card"
+        self.fail = False
+        self.lock = threading.Lock()
+
+    def create_payment(self, request: PaymentRequest) -> ProviderSession:
+        if self.fail:
+            raise RuntimeError("provider down")
+        with self.lock:
+            self.requests.append(request)
+            number = len(self.requests)
+        return ProviderSession(reference=f"fake-{number}",
+                               url=f"https://pay.example/{number}")
+
+    def fetch_status(self, reference: str) -> ProviderStatus:
+        return ProviderStatus(self.status, self.method if self.status == "succeeded" else None)
+
+
+@pytest.fixture
+def provider(app, monkeypatch) -> FakeProvider:
+    fake = FakeProvider()
+    monkeypatch.setitem(app.extensions["payment_providers"], "fake", fake)
+    monkeypatch.setitem(app.config, "PAYMENT_PROVIDER", "fake")
+    return fake
+
+
+@pytest.fixture
+def awaiting_payment(client, permit_service, create_user, sign_in) -> Any:  # noqa: F811
+    """A signed-in citizen's application for a year permit, HK$100, awaiting payment."""
+    from sqlalchemy import select
+
+    from portal.applications.models import Application
+    from portal.extensions import db
+    from tests.applications.test_journey import evidence
+
+    create_user()
+    sign_in(client)
+    draft = start(client)
+    post_step(client, draft, "details", {"full_name": "Chan Tai Man", "kind": "year"})
+    post_step(client, draft, "copies", {"copies": "1"})
+    post_step(client, draft, "address", ADDRESS)
+    post_step(client, draft, "evidence", evidence(), content_type="multipart/form-data")
+    submit(client, draft)
+    application = db.session.scalar(select(Application))
+    assert application.state == "awaiting_payment"
+    assert application.fee_amount == 10_000
+    return application
