@@ -54,3 +54,37 @@ def test_a_declined_card_leaves_the_fee_to_pay(client, awaiting_payment):
     assert "declined" in page
     db.session.expire_all()
     assert db.session.scalar(select(Application.state)) == "awaiting_payment"
+
+
+def test_paying_a_bill_marks_it_paid_and_completes_the_application(
+        client, create_user, create_department, sign_in):
+    from services.pay_bill.demo import WATER_BILL, add_demo_bills
+    from services.pay_bill.models import Bill
+    from tests.services.test_journeys import answer, reference_of, start, submit
+
+    create_department("TRY", "Treasury", "庫務署")
+    add_demo_bills()
+    db.session.commit()
+    create_user()
+    sign_in(client)
+    url = start(client, "pay_bill")
+    url = answer(client, url, {"bill_number": WATER_BILL})
+    url = answer(client, url, {"confirm_payment": "y"})
+    _html, url = submit(client, url)
+    application = db.session.scalar(select(Application).where(
+        Application.reference == reference_of(url)))
+    sandbox_page = _path(_pay(client, application).headers["Location"])
+    assert "HK$356.40" in client.get(sandbox_page).get_data(as_text=True)
+    back = _card(client, sandbox_page, "4242 4242 4242 4242")
+    client.get(_path(back.headers["Location"]))
+    db.session.expire_all()
+    assert db.session.scalar(select(Application.state)) == "paid"
+    bill = db.session.scalar(select(Bill).where(Bill.bill_number == WATER_BILL.replace(" ", "")))
+    assert bill.status == "paid"
+    # The bill cannot be put up for payment again.
+    again = start(client, "pay_bill")
+    page = client.get(again).get_data(as_text=True)
+    token = csrf_token_from(page)
+    refused = client.post(again, data={"csrf_token": token, "bill_number": WATER_BILL})
+    assert refused.status_code == 200
+    assert "already been paid" in refused.get_data(as_text=True)
