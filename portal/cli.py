@@ -30,6 +30,7 @@ def register_commands(app: Flask) -> None:
     app.cli.add_command(services_command)
     app.cli.add_command(new_service_command)
     app.cli.add_command(drafts_group)
+    app.cli.add_command(payments_group)
 
 
 @click.group("services", invoke_without_command=True)
@@ -226,3 +227,22 @@ def drafts_expire_command() -> None:
 
     reminded, deleted = remind_and_expire_drafts()
     click.echo(f"{reminded} reminders queued, {deleted} expired drafts deleted.")
+
+
+@click.group("payments")
+def payments_group() -> None:
+    """Payments."""
+
+
+@payments_group.command("reconcile")
+@with_appcontext
+def payments_reconcile_command() -> None:
+    """Ask the provider about every unfinished payment and record the answers (beat runs
+    it every 5 minutes); payments past their time are expired."""
+    from portal.payments.tasks import reconcile_payments
+
+    result = reconcile_payments()
+    click.echo(f"{result.checked} open payments checked: {result.settled} settled, "
+               f"{result.expired} expired, {result.errors} could not be checked.")
+    if result.errors:
+        raise SystemExit(1)

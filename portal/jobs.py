@@ -19,6 +19,10 @@ BEAT_SCHEDULE = {
         "task": "portal.notifications.tasks.deliver_due_emails",
         "schedule": 60.0,
     },
+    "reconcile-payments": {
+        "task": "portal.payments.tasks.reconcile_payments",
+        "schedule": 300.0,
+    },
     "remind-and-expire-drafts": {
         "task": "portal.applications.tasks.expire_drafts",
         "schedule": 3600.0,
@@ -54,6 +58,7 @@ def init_app(app: Flask) -> Celery:
     # Import the task modules so the worker knows them.
     import portal.applications.tasks  # noqa: F401
     import portal.notifications.tasks  # noqa: F401
+    import portal.payments.tasks  # noqa: F401
 
     return celery_app
 

@@ -146,8 +146,13 @@ def _sandbox_card_page(s: Setup) -> None:
 
 def _sandbox_card_errors(s: Setup) -> None:
     s.open(_sandbox_payment(s))
-    s.page.locator("form:has(#card_number) button[type=submit]").first.click()
+    with s.page.expect_navigation():
+        s.page.locator("form:has(#card_number) button[type=submit]").first.click()
     _shows_errors(s)
+
+
+def _sandbox_fps(s: Setup) -> None:
+    s.open(_sandbox_payment(s) + "/fps")
 
 
 def _sandbox_challenge(s: Setup) -> None:
@@ -166,8 +171,8 @@ def _sandbox_declined(s: Setup) -> None:
     s.page.fill("#expiry", "04/39")
     s.page.fill("#cvc", "123")
     s.page.fill("#cardholder_name", "CHAN TAI MAN")
-    s.page.locator("form:has(#card_number) button[type=submit]").first.click()
-    s.page.wait_for_load_state()
+    with s.page.expect_navigation():
+        s.page.locator("form:has(#card_number) button[type=submit]").first.click()
     declined = "Your card was declined"
     assert (declined if s.language == "en" else zh(declined)) in s.page.content()
 
@@ -232,6 +237,7 @@ PAGES: dict[str, tuple[Callable[[Setup], None], int]] = {
     "services-switched-off": (_services_with_one_switched_off, 200),
     "sandbox-card": (_sandbox_card_page, 200),
     "sandbox-card-errors": (_sandbox_card_errors, 200),
+    "sandbox-fps": (_sandbox_fps, 200),
     "sandbox-challenge": (_sandbox_challenge, 200),
     "sandbox-declined": (_sandbox_declined, 200),
     "catalogue": (_catalogue("/services"), 200),

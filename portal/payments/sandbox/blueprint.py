@@ -10,6 +10,7 @@ bp = Blueprint("sandbox", __name__, url_prefix="/sandbox-pay")
 
 bp.add_url_rule("/<reference>", "pay", views.pay, methods=["GET", "POST"])
 bp.add_url_rule("/<reference>/challenge", "challenge", views.challenge, methods=["GET", "POST"])
+bp.add_url_rule("/<reference>/fps", "fps", views.fps, methods=["GET", "POST"])
 bp.add_url_rule("/<reference>/cancel", "cancel", views.cancel, methods=["POST"])
 
 

@@ -1,4 +1,4 @@
-"""The sandbox's card form and challenge form (CSRF from ``PortalForm``)."""
+"""The sandbox's forms: card, challenge, FPS and cancel (CSRF from ``PortalForm``)."""
 
 from __future__ import annotations
 
@@ -70,3 +70,7 @@ class ChallengeForm(PortalForm):
 
 class CancelForm(PortalForm):
     """Only the CSRF token."""
+
+
+class FpsPaidForm(PortalForm):
+    """The button "I have paid in my banking app": only the CSRF token."""

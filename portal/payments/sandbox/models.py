@@ -56,7 +56,8 @@ class SandboxPayment(db.Model):
     locale: Mapped[str] = mapped_column(String(20))
     status: Mapped[str] = mapped_column(String(12), default=PENDING)
     stage: Mapped[str] = mapped_column(String(12), default=STAGE_DETAILS)
-    #: How it was (or was tried to be) paid: "card"; unknown until card details are sent.
+    #: How it was (or was tried to be) paid: "card" or "fps"; unknown until card details
+    #: are sent or the FPS payment is confirmed.
     method: Mapped[str | None] = mapped_column(String(10))
     #: The last four digits of the card; the full number and the security code are
     #: never stored.

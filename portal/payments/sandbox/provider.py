@@ -78,7 +78,7 @@ def _check(request: PaymentRequest) -> None:
 
 
 class SandboxProvider:
-    """A pretend hosted payment page (card), for development and tests."""
+    """A pretend hosted payment page (card or FPS), for development and tests."""
 
     name = NAME
 

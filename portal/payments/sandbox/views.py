@@ -1,4 +1,4 @@
-"""The sandbox's hosted pages: card details, the bank's challenge, the outcome.
+"""The sandbox's hosted pages: card details or FPS, the bank's challenge, the outcome.
 
 The browser is sent back to the portal's ``return_url`` only as it was given (it carries
 the portal's token, never the outcome); the portal then asks ``fetch_status``.
@@ -11,13 +11,15 @@ from typing import Any
 from flask import abort, redirect, render_template, url_for
 
 from portal.payments.sandbox import cards, store
-from portal.payments.sandbox.forms import CancelForm, CardForm, ChallengeForm
+from portal.payments.sandbox import fps as fps_qr
+from portal.payments.sandbox.forms import CancelForm, CardForm, ChallengeForm, FpsPaidForm
 from portal.payments.sandbox.models import (
     AUTHENTICATION_FAILED,
     CANCELLED,
     CARD_DECLINED,
     FAILED,
     STAGE_CHALLENGE,
+    STAGE_DETAILS,
     SUCCEEDED,
     SandboxPayment,
 )
@@ -43,7 +45,8 @@ def _outcome(payment: SandboxPayment) -> Any:
 
 
 def pay(reference: str) -> Any:
-    """The card form; or, once the payment is final, its outcome (never a second charge)."""
+    """The choice of card (its form) or FPS; or, once the payment is final, its outcome
+    (never a second charge)."""
     payment = _payment(reference)
     if payment.is_final:
         return _outcome(payment)
@@ -86,6 +89,27 @@ def challenge(reference: str) -> Any:
                          failure_code=AUTHENTICATION_FAILED)
         return _here(payment)
     return render_template("sandbox/challenge.html", payment=payment, form=form,
+                           cancel_form=CancelForm())
+
+
+def fps(reference: str) -> Any:
+    """FPS: a QR code for the banking app, then "I have paid" (the sandbox believes it).
+
+    Only a payment still at the details stage can be paid so: not one whose card already
+    waits for the bank's challenge, and never a final one.
+    """
+    payment = _payment(reference)
+    if payment.is_final or payment.stage != STAGE_DETAILS:
+        return _here(payment)
+    form = FpsPaidForm()
+    if form.validate_on_submit():
+        if store.finish(reference, SUCCEEDED, stage=STAGE_DETAILS, method=fps_qr.METHOD):
+            return _back_to_portal(payment)
+        return _here(payment)
+    if form.errors:
+        abort(400)  # only the CSRF token can be wrong
+    return render_template("sandbox/fps.html", payment=payment, form=form,
+                           qr=fps_qr.qr_code(payment), payee=str(fps_qr.PAYEE_SHOWN),
                            cancel_form=CancelForm())
 
 
