@@ -20,4 +20,8 @@ def init_app(app: Any) -> None:
         for provider in contributed or []:
             found[provider.name] = provider
     app.extensions["payment_providers"] = found
+    if app.config["PAYMENT_PROVIDER"] not in found:
+        # Citizens are told they cannot pay online now; nothing fails harder than that.
+        app.logger.error("payments are unavailable: PAYMENT_PROVIDER %r is not installed",
+                         app.config["PAYMENT_PROVIDER"])
     app.register_blueprint(bp)

@@ -24,7 +24,7 @@ from portal.applications.models import Application
 from portal.database import utcnow
 from portal.extensions import db
 from portal.payments.models import FINAL_STATES, PAYMENT_MOVES, Payment, PaymentState
-from portal.payments.providers import PaymentRequest, current_provider
+from portal.payments.providers import PaymentRequest, current_provider, providers
 from portal.plugins.service import AWAITING_PAYMENT, PAYMENT_RECEIVED, IllegalTransition
 
 log = logging.getLogger("portal.payments")
@@ -91,30 +91,60 @@ def payments_of(application: Application) -> list[Payment]:
     ))
 
 
+#: A payment with no provider reference this long after it was made was abandoned (the
+#: process opening it died): it is recorded as failed, and the citizen can pay again.
+ABANDONED_AFTER = timedelta(minutes=2)
+
+
 def _expire_if_late(payment: Payment) -> None:
-    if not payment.is_final and payment.expires_at <= utcnow():
+    """Only for a payment the provider was asked about (or never heard of)."""
+    if payment.is_final:
+        return
+    now = utcnow()
+    if payment.provider_reference is None and payment.created_at <= now - ABANDONED_AFTER:
+        move(payment, PaymentState.FAILED)
+    elif payment.expires_at <= now:
         move(payment, PaymentState.EXPIRED)
 
 
+def _provider_of(payment: Payment) -> Any:
+    """The provider that holds ``payment`` (never another one)."""
+    found = providers(current_app).get(payment.provider)
+    if found is None:
+        raise LookupError(f"payment provider {payment.provider!r} is not installed")
+    return found
+
+
 def start_payment(application: Application, nonce: str, *, description: str,
-                  locale: str) -> Payment:
+                  locale: str, _again: bool = True) -> Payment:
     """The application's open payment, or a new one opened at the provider.
 
-    Safe under repeated and parallel clicks: the same nonce, or any open payment of the
-    application, gives back that payment instead of a second one.
+    Safe under repeated and parallel clicks and second tabs: any open payment of the
+    application is given back instead of a second one. A payment past its time is settled
+    with its provider first (the citizen may have paid it), never just dropped. Returns a
+    succeeded payment when it turns out the fee was paid.
     """
     from portal.notifications.outbox import external_url
 
     existing = open_payment(application)
     if existing is not None:
-        _expire_if_late(existing)
+        if existing.provider_reference is not None and existing.expires_at <= utcnow():
+            existing = settle(existing)  # asks the provider; expires it only if unpaid
+        else:
+            _expire_if_late(existing)
+            db.session.commit()
+        if existing.state == PaymentState.SUCCEEDED:
+            return existing
         if not existing.is_final:
             if existing.provider_url is None:  # another click is opening it right now
                 db.session.rollback()
-                return _wait_for_the_winner(application, nonce)
+                return _wait_for_the_winner(application, nonce, description, locale, _again)
             return existing
-        db.session.commit()
-    provider = current_provider(current_app)
+    try:
+        provider = current_provider(current_app)
+    except LookupError as exc:
+        log.error("payments are unavailable: %s", exc)
+        raise PaymentUnavailable from exc
     token = secrets.token_urlsafe(32)
     payment = Payment(
         public_id=secrets.token_hex(16),
@@ -132,9 +162,9 @@ def start_payment(application: Application, nonce: str, *, description: str,
             db.session.add(payment)
             db.session.flush()
     except IntegrityError:
-        # Another click got there first (same nonce, or the open payment): resume it.
+        # Another click or tab got there first: resume its payment.
         db.session.rollback()
-        return _wait_for_the_winner(application, nonce)
+        return _wait_for_the_winner(application, nonce, description, locale, _again)
     # Committed before the provider is called: no lock is held while it works, and the
     # unique open payment keeps every other click on this one.
     db.session.commit()
@@ -159,21 +189,25 @@ def start_payment(application: Application, nonce: str, *, description: str,
     return payment
 
 
-def _wait_for_the_winner(application: Application, nonce: str) -> Payment:
+def _wait_for_the_winner(application: Application, nonce: str, description: str,
+                         locale: str, again: bool) -> Payment:
     """The payment another click is opening; its provider page appears in a moment."""
     import time
 
-    for _attempt in range(50):
-        winner = open_payment(application) or db.session.scalar(
-            select(Payment).where(Payment.application_id == application.id,
-                                  Payment.nonce == nonce[:64]))
+    for _attempt in range(30):
+        winner = open_payment(application)
         if winner is None:
-            raise LookupError("the concurrent payment vanished")
+            # The other click's payment ended (its provider failed): try once ourselves.
+            if again:
+                return start_payment(application, nonce, description=description,
+                                     locale=locale, _again=False)
+            raise PaymentUnavailable("the payment being opened did not start")
         if winner.provider_url or winner.is_final:
             return winner
-        db.session.rollback()  # a fresh look next time
+        _expire_if_late(winner)  # abandoned by a process that died: failed, retried above
+        db.session.commit()
         time.sleep(0.1)
-    return winner
+    raise PaymentUnavailable("the payment being opened took too long")
 
 
 def settle(payment: Payment) -> Payment:
@@ -186,8 +220,7 @@ def settle(payment: Payment) -> Payment:
         _expire_if_late(payment)
         db.session.commit()
         return payment
-    provider = current_provider(current_app)
-    answer = provider.fetch_status(payment.provider_reference)
+    answer = _provider_of(payment).fetch_status(payment.provider_reference)
     target = _OUTCOMES.get(answer.status)
     if target is None:  # still pending at the provider
         _expire_if_late(payment)

@@ -41,9 +41,8 @@ class Payment(db.Model):
 
     __tablename__ = "payments"
     __table_args__ = (
-        # One payment per click: the pay button's nonce.
-        UniqueConstraint("application_id", "nonce"),
-        # One open payment per application: set while open, cleared at a final state.
+        # One open payment per application: set while open, cleared at a final state. (The
+        # pay button's nonce is recorded with it: the click each payment came from.)
         UniqueConstraint("open_for"),
         UniqueConstraint("provider", "provider_reference"),
         Index("ix_payments_state_expires", "state", "expires_at"),

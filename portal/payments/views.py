@@ -46,8 +46,10 @@ def pay(reference: str) -> Any:
                                        locale=current_locale())
     except ledger.PaymentUnavailable:
         return render_template("payments/unavailable.html", application=application), 503
-    return redirect(payment.provider_url or url_for("applications.detail",
-                                                    reference=reference))
+    if payment.state == PaymentState.SUCCEEDED:  # paid after all (a late return)
+        flash(gettext("Payment received. Thank you."), "success")
+        return redirect(url_for("applications.detail", reference=reference))
+    return redirect(payment.provider_url)
 
 
 def returned(payment_id: str) -> Any:

@@ -37,7 +37,6 @@ def upgrade():
     sa.Column('succeeded_at', sa.DateTime(timezone=True), nullable=True),
     sa.ForeignKeyConstraint(['application_id'], ['applications.id'], name=op.f('fk_payments_application_id_applications')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_payments')),
-    sa.UniqueConstraint('application_id', 'nonce', name=op.f('uq_payments_application_id')),
     sa.UniqueConstraint('open_for', name=op.f('uq_payments_open_for')),
     sa.UniqueConstraint('provider', 'provider_reference', name=op.f('uq_payments_provider')),
     sa.UniqueConstraint('public_id', name=op.f('uq_payments_public_id'))

@@ -61,10 +61,11 @@ def pay(reference: str) -> Any:
             store.start_challenge(reference, last4)
             return redirect(url_for("sandbox.challenge", reference=reference), code=303)
         if result == cards.OUTCOME_SUCCEEDED:
-            if store.finish(reference, SUCCEEDED, method="card", card_last4=last4):
+            if store.finish(reference, SUCCEEDED, stage=STAGE_DETAILS, method="card",
+                            card_last4=last4):
                 return _back_to_portal(payment)
             return _here(payment)
-        store.finish(reference, FAILED, method="card", card_last4=last4,
+        store.finish(reference, FAILED, stage=STAGE_DETAILS, method="card", card_last4=last4,
                      failure_code=CARD_DECLINED)
         return _here(payment)
     # The security code is never shown again, not even after a mistake elsewhere.
