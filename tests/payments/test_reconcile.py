@@ -11,7 +11,7 @@ from portal.database import utcnow
 from portal.extensions import db
 from portal.payments.models import Payment
 from portal.payments.tasks import reconcile_payments
-from tests.payments.test_ledger import _pay
+from tests.payments.test_ledger import _pay, _return_path
 
 
 def _events(action):
@@ -77,3 +77,42 @@ def test_the_command_reports_and_fails_on_errors(app, client, provider, awaiting
 
 def _raises(reference):
     raise RuntimeError("provider down")
+
+
+def test_returns_and_reconciliation_at_the_same_moment_settle_once(app, client, provider,
+                                                                   awaiting_payment, sign_in):
+    import threading
+
+    _pay(client, awaiting_payment)
+    provider.status = "succeeded"
+    path = _return_path(provider)
+    clients = [app.test_client() for _ in range(3)]
+    for each in clients:
+        sign_in(each)
+    barrier = threading.Barrier(len(clients) + 2)
+    codes: list[int] = []
+    errors: list[int] = []
+
+    def come_back(each):
+        barrier.wait()
+        codes.append(each.get(path).status_code)
+
+    def reconcile():
+        barrier.wait()
+        with app.app_context():
+            try:
+                errors.append(reconcile_payments().errors)
+            finally:
+                db.session.remove()
+
+    threads = [threading.Thread(target=come_back, args=(each,)) for each in clients]
+    threads += [threading.Thread(target=reconcile) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    db.session.remove()
+    assert codes == [302] * len(clients)
+    assert errors == [0, 0]
+    assert db.session.scalar(select(Payment.state)) == "succeeded"
+    assert _events("payment_received") == 1
