@@ -15,20 +15,21 @@ def _answers_limit() -> str:
     return current_app.config["ANSWERS_RATE_LIMIT"]
 
 
-# Starting and answering write rows and files: a flood from one address is refused (429).
-_limited = limiter.limit(_answers_limit, methods=["POST"])
+#: Starting, answering and paying write rows and files: a flood from one address is
+#: refused (429). The payments area uses the same limit.
+answers_limited = limiter.limit(_answers_limit, methods=["POST"])
 
 _both = ["GET", "POST"]
 bp.add_url_rule("/dashboard", "dashboard", citizen_required(views.dashboard))
-bp.add_url_rule("/services/<name>/apply", "start", _limited(citizen_required(views.start)),
+bp.add_url_rule("/services/<name>/apply", "start", answers_limited(citizen_required(views.start)),
                 methods=_both)
 bp.add_url_rule("/drafts/<draft_id>", "resume", citizen_required(views.resume))
-bp.add_url_rule("/drafts/<draft_id>/check", "check", _limited(citizen_required(views.check)),
+bp.add_url_rule("/drafts/<draft_id>/check", "check", answers_limited(citizen_required(views.check)),
                 methods=_both)
 bp.add_url_rule("/drafts/<draft_id>/saved", "saved", citizen_required(views.saved))
 bp.add_url_rule("/drafts/<draft_id>/delete", "discard", citizen_required(views.discard),
                 methods=_both)
-bp.add_url_rule("/drafts/<draft_id>/<step>", "step", _limited(citizen_required(views.step)),
+bp.add_url_rule("/drafts/<draft_id>/<step>", "step", answers_limited(citizen_required(views.step)),
                 methods=_both)
 bp.add_url_rule("/applications/<reference>", "detail", citizen_required(views.detail))
 bp.add_url_rule("/applications/<reference>/confirmation", "confirmation",

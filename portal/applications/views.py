@@ -145,7 +145,7 @@ def step(draft_id: str, step: str) -> Any:
     return render_template(
         "applications/step.html", definition=definition, draft=draft, step=current.step,
         form=form, errors=error_summary(form), back=back, has_upload=has_upload,
-        number=index + 1, returning=returning,
+        returning=returning,
     )
 
 
@@ -268,7 +268,8 @@ def discard(draft_id: str) -> Any:
 # --- after submission --------------------------------------------------------------------
 
 
-def _own_application(reference: str) -> Application:
+def own_application(reference: str) -> Application:
+    """The signed-in citizen's application; anyone else's answers 404, like a missing one."""
     application = db.session.scalar(
         select(Application).where(Application.reference == reference,
                                   Application.user_id == current_user.id)
@@ -281,7 +282,7 @@ def _own_application(reference: str) -> Application:
 def confirmation(reference: str) -> Any:
     from portal.plugins.templates import render_service_template
 
-    application = _own_application(reference)
+    application = own_application(reference)
     definition = services_active().get(application.service)
     next_steps = None
     if definition is not None:
@@ -292,7 +293,7 @@ def confirmation(reference: str) -> Any:
 
 
 def detail(reference: str) -> Any:
-    application = _own_application(reference)
+    application = own_application(reference)
     definition = services_active().get(application.service)
     can_withdraw = bool(definition) and "withdraw" in definition.workflow.actions(
         application.state, "citizen")
@@ -306,7 +307,7 @@ def detail(reference: str) -> Any:
 
 
 def withdraw(reference: str) -> Any:
-    application = _own_application(reference)
+    application = own_application(reference)
     definition = services_active().get(application.service)
     if request.method == "POST":
         try:

@@ -2,23 +2,17 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, current_app
+from flask import Blueprint
 from flask_babel import lazy_gettext as _l
 
-from portal.extensions import limiter
+from portal.applications.blueprint import answers_limited
 from portal.identity.auth import citizen_required
 from portal.payments import views
 
 bp = Blueprint("payments", __name__)
 
-
-def _answers_limit() -> str:
-    return current_app.config["ANSWERS_RATE_LIMIT"]
-
-
 bp.add_url_rule("/applications/<reference>/pay", "pay",
-                limiter.limit(_answers_limit, methods=["POST"])(citizen_required(views.pay)),
-                methods=["POST"])
+                answers_limited(citizen_required(views.pay)), methods=["POST"])
 bp.add_url_rule("/payments/<payment_id>/return", "returned", citizen_required(views.returned))
 
 

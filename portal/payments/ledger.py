@@ -8,7 +8,6 @@ first. The outcome is taken only from the provider (``settle``), never from the 
 
 from __future__ import annotations
 
-import hashlib
 import hmac
 import logging
 import secrets
@@ -21,6 +20,7 @@ from sqlalchemy.exc import IntegrityError
 
 from portal.applications import engine
 from portal.applications.models import Application
+from portal.crypto import token_digest
 from portal.database import utcnow
 from portal.extensions import db
 from portal.payments.models import FINAL_STATES, PAYMENT_MOVES, Payment, PaymentState
@@ -46,12 +46,8 @@ class PaymentUnavailable(Exception):
     """The provider could not open a payment; nothing was recorded."""
 
 
-def digest(token: str) -> str:
-    return hashlib.sha256(token.encode()).hexdigest()
-
-
 def token_matches(payment: Payment, token: str) -> bool:
-    return hmac.compare_digest(payment.return_token_digest, digest(token or ""))
+    return hmac.compare_digest(payment.return_token_digest, token_digest(token or ""))
 
 
 def move(payment: Payment, target: PaymentState, **values: Any) -> bool:
@@ -154,7 +150,7 @@ def start_payment(application: Application, nonce: str, *, description: str,
         amount=application.fee_amount,
         currency=application.fee_currency,
         provider=provider.name,
-        return_token_digest=digest(token),
+        return_token_digest=token_digest(token),
         expires_at=utcnow() + timedelta(minutes=current_app.config["PAYMENT_EXPIRY_MINUTES"]),
     )
     try:

@@ -9,7 +9,7 @@ from flask_babel import gettext
 from flask_login import current_user
 from sqlalchemy import select
 
-from portal.applications.models import Application
+from portal.applications.views import own_application
 from portal.extensions import db
 from portal.i18n import current_locale, force_locale
 from portal.payments import ledger
@@ -18,18 +18,9 @@ from portal.plugins.manager import services
 from portal.plugins.service import AWAITING_PAYMENT
 
 
-def _own_application(reference: str) -> Application:
-    application = db.session.scalar(
-        select(Application).where(Application.reference == reference,
-                                  Application.user_id == current_user.id))
-    if application is None:
-        abort(404)
-    return application
-
-
 def pay(reference: str) -> Any:
     """The pay button (POST, with a nonce): one payment however often it is pressed."""
-    application = _own_application(reference)
+    application = own_application(reference)
     if application.state != AWAITING_PAYMENT or application.fee_amount <= 0:
         flash(gettext("There is nothing to pay for this application."), "success")
         return redirect(url_for("applications.detail", reference=reference))
