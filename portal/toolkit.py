@@ -27,6 +27,7 @@ from portal.identity.districts import DISTRICTS
 from portal.identity.hkid import InvalidHKID, normalise_hkid
 from portal.plugins.hookspecs import hookimpl
 from portal.plugins.service import (
+    PAY_THEN_DECIDE,
     TOPICS,
     Fee,
     IllegalTransition,
@@ -43,6 +44,7 @@ ServiceForm = _PortalForm
 
 __all__ = [
     "DISTRICTS",
+    "PAY_THEN_DECIDE",
     "TOPICS",
     "AddressForm",
     "ConfirmField",

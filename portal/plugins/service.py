@@ -146,6 +146,23 @@ class Workflow:
         return [m.action for m in self.transitions if m.source == state and actor in m.actors]
 
 
+#: The usual way of a fee-charging application: paid, then decided by an officer or a
+#: supervisor; the citizen may withdraw until it is decided. Services that follow it use
+#: this one workflow instead of writing it out again.
+PAY_THEN_DECIDE = Workflow(
+    states=(AWAITING_PAYMENT, "received", "approved", "rejected", "withdrawn"),
+    initial=AWAITING_PAYMENT,
+    terminal=frozenset({"approved", "rejected", "withdrawn"}),
+    transitions=(
+        Transition(AWAITING_PAYMENT, PAYMENT_RECEIVED, "received", {"system"}),
+        Transition(AWAITING_PAYMENT, "withdraw", "withdrawn", {"citizen"}),
+        Transition("received", "withdraw", "withdrawn", {"citizen"}),
+        Transition("received", "approve", "approved", {"officer", "supervisor"}),
+        Transition("received", "reject", "rejected", {"officer", "supervisor"}),
+    ),
+)
+
+
 @dataclass(frozen=True)
 class Fee:
     """An amount in integer minor units (cents) of HKD. Never a float."""

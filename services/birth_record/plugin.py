@@ -7,10 +7,9 @@ from collections.abc import Mapping
 from typing import Any
 
 from portal.toolkit import (
+    PAY_THEN_DECIDE,
     ServiceDefinition,
     Step,
-    Transition,
-    Workflow,
     hookimpl,
     profile_address,
 )
@@ -27,18 +26,6 @@ from .i18n import _
 
 NAME = "birth_record"
 
-WORKFLOW = Workflow(
-    states=("awaiting_payment", "received", "approved", "rejected", "withdrawn"),
-    initial="awaiting_payment",
-    terminal=frozenset({"approved", "rejected", "withdrawn"}),
-    transitions=(
-        Transition("awaiting_payment", "payment_received", "received", {"system"}),
-        Transition("awaiting_payment", "withdraw", "withdrawn", {"citizen"}),
-        Transition("received", "withdraw", "withdrawn", {"citizen"}),
-        Transition("received", "approve", "approved", {"officer", "supervisor"}),
-        Transition("received", "reject", "rejected", {"officer", "supervisor"}),
-    ),
-)
 
 
 def wants_post(answers: Mapping[str, Any]) -> bool:
@@ -73,7 +60,7 @@ DEFINITION = ServiceDefinition(
               "births registry or to receive by post."),
     department="IMMD",
     category="records",
-    workflow=WORKFLOW,
+    workflow=PAY_THEN_DECIDE,
     steps=STEPS,
     fees=copies_fee,
     pay_before_processing=True,

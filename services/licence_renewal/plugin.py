@@ -6,10 +6,9 @@ from collections.abc import Mapping
 from typing import Any
 
 from portal.toolkit import (
+    PAY_THEN_DECIDE,
     ServiceDefinition,
     Step,
-    Transition,
-    Workflow,
     hookimpl,
     profile_address,
 )
@@ -27,18 +26,6 @@ from .i18n import _
 
 NAME = "licence_renewal"
 
-WORKFLOW = Workflow(
-    states=("awaiting_payment", "received", "approved", "rejected", "withdrawn"),
-    initial="awaiting_payment",
-    terminal=frozenset({"approved", "rejected", "withdrawn"}),
-    transitions=(
-        Transition("awaiting_payment", "payment_received", "received", {"system"}),
-        Transition("awaiting_payment", "withdraw", "withdrawn", {"citizen"}),
-        Transition("received", "withdraw", "withdrawn", {"citizen"}),
-        Transition("received", "approve", "approved", {"officer", "supervisor"}),
-        Transition("received", "reject", "rejected", {"officer", "supervisor"}),
-    ),
-)
 
 
 def is_full_licence(answers: Mapping[str, Any]) -> bool:
@@ -69,7 +56,7 @@ DEFINITION = ServiceDefinition(
     category="transport",
     # One renewal in progress per licence, for each citizen.
     exclusive_key=lambda answers: answers.get("licence_number"),
-    workflow=WORKFLOW,
+    workflow=PAY_THEN_DECIDE,
     steps=STEPS,
     fees=renewal_fee,
     pay_before_processing=True,

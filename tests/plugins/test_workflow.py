@@ -4,7 +4,15 @@ from __future__ import annotations
 
 import pytest
 
-from portal.toolkit import Fee, IllegalTransition, InvalidService, Transition, Workflow
+from portal.plugins.service import ACTORS
+from portal.toolkit import (
+    PAY_THEN_DECIDE,
+    Fee,
+    IllegalTransition,
+    InvalidService,
+    Transition,
+    Workflow,
+)
 
 RENEWAL = Workflow(
     states=("awaiting_payment", "submitted", "in_review", "info_requested", "approved",
@@ -105,3 +113,29 @@ def test_a_fee_in_cents():
     assert Fee(90000).amount == 90000
     with pytest.raises(InvalidService):
         Fee(100, currency="USD")
+
+
+# --- the core's PAY_THEN_DECIDE, shared by the licence renewal and the birth record ------
+
+PAY_THEN_DECIDE_MOVES = {
+    ("awaiting_payment", "payment_received"): ("received", {"system"}),
+    ("awaiting_payment", "withdraw"): ("withdrawn", {"citizen"}),
+    ("received", "withdraw"): ("withdrawn", {"citizen"}),
+    ("received", "approve"): ("approved", {"officer", "supervisor"}),
+    ("received", "reject"): ("rejected", {"officer", "supervisor"}),
+}
+PAY_THEN_DECIDE_ACTIONS = sorted(
+    {action for _state, action in PAY_THEN_DECIDE_MOVES} | {"start_review"}
+)
+
+
+@pytest.mark.parametrize("state", PAY_THEN_DECIDE.states)
+@pytest.mark.parametrize("action", PAY_THEN_DECIDE_ACTIONS)
+@pytest.mark.parametrize("actor", sorted(ACTORS))
+def test_pay_then_decide_allows_exactly_the_listed_moves(state, action, actor):
+    target, actors = PAY_THEN_DECIDE_MOVES.get((state, action), (None, set()))
+    if actor in actors:
+        assert PAY_THEN_DECIDE.next_state(state, action, actor) == target
+    else:
+        with pytest.raises(IllegalTransition):
+            PAY_THEN_DECIDE.next_state(state, action, actor)

@@ -6,7 +6,7 @@ from datetime import date, timedelta
 
 import pytest
 
-from portal.plugins.service import ACTORS, IllegalTransition
+from portal.toolkit import PAY_THEN_DECIDE
 from services.birth_record.fees import FEE_PER_COPY, copies_fee
 from services.birth_record.forms import (
     OFFICES,
@@ -18,7 +18,6 @@ from services.birth_record.forms import (
 )
 from services.birth_record.plugin import (
     DEFINITION,
-    WORKFLOW,
     wants_collection,
     wants_post,
 )
@@ -42,26 +41,9 @@ def test_fee_per_copy_is_hk_140():
 
 # --- workflow ------------------------------------------------------------------------------
 
-ALLOWED = {
-    ("awaiting_payment", "payment_received"): ("received", {"system"}),
-    ("awaiting_payment", "withdraw"): ("withdrawn", {"citizen"}),
-    ("received", "withdraw"): ("withdrawn", {"citizen"}),
-    ("received", "approve"): ("approved", {"officer", "supervisor"}),
-    ("received", "reject"): ("rejected", {"officer", "supervisor"}),
-}
-ACTIONS = sorted({action for _state, action in ALLOWED} | {"start_review"})
-
-
-@pytest.mark.parametrize("state", WORKFLOW.states)
-@pytest.mark.parametrize("action", ACTIONS)
-@pytest.mark.parametrize("actor", sorted(ACTORS))
-def test_workflow_allows_exactly_the_listed_moves(state, action, actor):
-    target, actors = ALLOWED.get((state, action), (None, set()))
-    if actor in actors:
-        assert WORKFLOW.next_state(state, action, actor) == target
-    else:
-        with pytest.raises(IllegalTransition):
-            WORKFLOW.next_state(state, action, actor)
+def test_the_workflow_is_the_core_pay_then_decide_one():
+    # Its whole transition table is tested once, in tests/plugins/test_workflow.py.
+    assert DEFINITION.workflow is PAY_THEN_DECIDE
 
 
 # --- conditional steps ---------------------------------------------------------------------
