@@ -144,10 +144,20 @@ def _sandbox_card_page(s: Setup) -> None:
     s.open(_sandbox_payment(s))
 
 
-def _sandbox_card_errors(s: Setup) -> None:
-    s.open(_sandbox_payment(s))
+def _send_card(s: Setup, number: str | None = None) -> None:
+    """Fill the sandbox's card form (or leave it empty) and send it."""
+    if number is not None:
+        s.page.fill("#card_number", number)
+        s.page.fill("#expiry", "04/39")
+        s.page.fill("#cvc", "123")
+        s.page.fill("#cardholder_name", "CHAN TAI MAN")
     with s.page.expect_navigation():
         s.page.locator("form:has(#card_number) button[type=submit]").first.click()
+
+
+def _sandbox_card_errors(s: Setup) -> None:
+    s.open(_sandbox_payment(s))
+    _send_card(s)
     _shows_errors(s)
 
 
@@ -157,22 +167,13 @@ def _sandbox_fps(s: Setup) -> None:
 
 def _sandbox_challenge(s: Setup) -> None:
     s.open(_sandbox_payment(s))
-    s.page.fill("#card_number", "4000 0000 0000 3220")
-    s.page.fill("#expiry", "04/39")
-    s.page.fill("#cvc", "123")
-    s.page.fill("#cardholder_name", "CHAN TAI MAN")
-    s.page.locator("form:has(#card_number) button[type=submit]").first.click()
+    _send_card(s, "4000 0000 0000 3220")
     s.page.wait_for_url(re.compile(r"/challenge$"))
 
 
 def _sandbox_declined(s: Setup) -> None:
     s.open(_sandbox_payment(s))
-    s.page.fill("#card_number", "4000 0000 0000 0002")
-    s.page.fill("#expiry", "04/39")
-    s.page.fill("#cvc", "123")
-    s.page.fill("#cardholder_name", "CHAN TAI MAN")
-    with s.page.expect_navigation():
-        s.page.locator("form:has(#card_number) button[type=submit]").first.click()
+    _send_card(s, "4000 0000 0000 0002")
     declined = "Your card was declined"
     assert (declined if s.language == "en" else zh(declined)) in s.page.content()
 
