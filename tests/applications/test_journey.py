@@ -314,3 +314,30 @@ def test_steps_saved_from_two_tabs_at_once_are_both_kept(client, permit_service,
     answers = db_session.scalar(select(Draft)).answers
     assert answers["address"] == {"address_street": ["1 Main Street"]}
     assert answers["details"] == {"full_name": ["Li"]}
+
+
+def test_an_unknown_step_is_404_and_a_step_not_asked_goes_back(client, permit_service,
+                                                               create_user, sign_in):
+    create_user()
+    sign_in(client)
+    draft = start(client)
+    assert client.get(f"/drafts/{draft}/no_such_step").status_code == 404
+    assert client.get(f"/drafts/{draft}/copies").headers["Location"].endswith(f"/drafts/{draft}")
+
+
+def test_the_drafts_command_reminds_and_deletes(app, client, permit_service, create_user,
+                                                sign_in, db_session):
+    from datetime import timedelta
+
+    from portal.database import utcnow
+
+    create_user()
+    sign_in(client)
+    start(client)
+    draft = db_session.scalar(select(Draft))
+    draft.updated_at = utcnow() - timedelta(days=31)
+    db_session.commit()
+    result = app.test_cli_runner().invoke(args=["drafts", "expire"])
+    assert result.exit_code == 0, result.output
+    assert "0 reminders queued, 1 expired drafts deleted." in result.output
+    assert db_session.scalar(select(func.count()).select_from(Draft)) == 0

@@ -138,6 +138,11 @@ def test_a_successful_payment_moves_the_application_once(client, provider, await
     application = db.session.scalar(select(Application))
     assert application.state == "received"
     assert application.decision_due is not None
+    # The pledge runs from the day it was paid: 5 Hong Kong working days for this service.
+    from portal.applications.util import add_working_days
+    from portal.i18n import hong_kong_today
+
+    assert application.decision_due == add_working_days(hong_kong_today(), 5)
     paid = db.session.scalars(select(ApplicationEvent).where(
         ApplicationEvent.action == "payment_received")).all()
     assert len(paid) == 1
