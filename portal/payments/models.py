@@ -5,7 +5,7 @@ from __future__ import annotations
 import enum
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, Index, String, UniqueConstraint
+from sqlalchemy import CheckConstraint, ForeignKey, Index, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from portal.applications.models import Application
@@ -68,9 +68,60 @@ class Payment(db.Model):
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
     succeeded_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    #: Cents given back or being given back (refunds processing or succeeded). Raised by
+    #: a compare-and-set that keeps it at most ``amount``; see ``portal.payments.refunds``.
+    refunded_amount: Mapped[int] = mapped_column(default=0, server_default="0")
 
     application: Mapped[Application] = relationship()
 
     @property
+    def refundable_amount(self) -> int:
+        """What may still be refunded (nothing unless the payment succeeded)."""
+        if self.state != PaymentState.SUCCEEDED:
+            return 0
+        return self.amount - self.refunded_amount
+
+    @property
     def is_final(self) -> bool:
         return self.state in FINAL_STATES
+
+
+class RefundState(enum.StrEnum):
+    #: The amount is reserved on the payment; the provider is being asked.
+    PROCESSING = "processing"
+    SUCCEEDED = "succeeded"
+    #: The provider refused; the reserved amount was released.
+    FAILED = "failed"
+
+
+REFUND_MOVES: dict[RefundState, frozenset[RefundState]] = {
+    RefundState.PROCESSING: frozenset({RefundState.SUCCEEDED, RefundState.FAILED}),
+    RefundState.SUCCEEDED: frozenset(),
+    RefundState.FAILED: frozenset(),
+}
+
+
+class Refund(db.Model):
+    """Money given back on a succeeded payment, in full or in part, by a member of staff."""
+
+    __tablename__ = "refunds"
+    __table_args__ = (
+        CheckConstraint("amount > 0", name="amount_positive"),
+        Index("ix_refunds_state", "state"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    #: Used in URLs and as the provider's idempotency key; random.
+    public_id: Mapped[str] = mapped_column(String(32), unique=True)
+    payment_id: Mapped[int] = mapped_column(ForeignKey("payments.id"), index=True)
+    amount: Mapped[int]  # integer cents, at most what remained when it was made
+    reason: Mapped[str] = mapped_column(String(500))
+    state: Mapped[str] = mapped_column(String(16), default=RefundState.PROCESSING)
+    requested_by_id: Mapped[int | None] = mapped_column(
+        ForeignKey("users.id", ondelete="SET NULL"))
+    provider_reference: Mapped[str | None] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    completed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    payment: Mapped[Payment] = relationship()

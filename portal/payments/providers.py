@@ -7,6 +7,7 @@ return URL carries only a secret token, and the portal then asks the provider.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -52,6 +53,41 @@ class ProviderStatus:
             raise ValueError(f"unknown provider status {self.status!r}")
 
 
+@dataclass(frozen=True)
+class ProviderRefund:
+    """The provider's answer to a refund."""
+
+    #: "succeeded" (the money is on its way back) or "failed" (nothing was refunded).
+    status: str
+    #: The provider's reference of the refund, when it made one.
+    reference: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.status not in {"succeeded", "failed"}:
+            raise ValueError(f"unknown refund status {self.status!r}")
+
+
+@dataclass(frozen=True)
+class WebhookEvent:
+    """A notification from the provider, once its signature has been checked.
+
+    The portal takes from it only *which* payment to look at; the outcome is always asked
+    of the provider again (``fetch_status``), so a repeated, late or out-of-order event
+    can change nothing that the provider does not confirm.
+    """
+
+    #: The provider's unique id of this event: a repeated delivery has the same id.
+    event_id: str
+    #: The provider's reference of the payment the event is about.
+    reference: str
+    #: What happened, in the provider's words ("payment.succeeded", ...). Informative.
+    type: str
+
+
+class InvalidWebhook(Exception):  # noqa: N818 - reads as the outcome
+    """A webhook whose signature, timestamp or body does not check out."""
+
+
 class PaymentProvider(Protocol):
     """The contract of a payment provider."""
 
@@ -63,6 +99,19 @@ class PaymentProvider(Protocol):
 
     def fetch_status(self, reference: str) -> ProviderStatus:
         """Ask the provider how the payment ``reference`` stands."""
+
+    def refund(self, reference: str, amount: int, refund_id: str) -> ProviderRefund:
+        """Give back ``amount`` cents of the succeeded payment ``reference``.
+
+        ``refund_id`` is the portal's own id of the refund: the provider must treat a
+        second call with the same id as the same refund (an idempotency key).
+        """
+
+    def verify_webhook(self, headers: Mapping[str, str], body: bytes) -> WebhookEvent:
+        """Check a webhook's signature and read it.
+
+        :raises InvalidWebhook: the signature, its time or the body is not right.
+        """
 
 
 def providers(app: Any) -> dict[str, PaymentProvider]:

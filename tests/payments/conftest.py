@@ -7,7 +7,14 @@ from typing import Any
 
 import pytest
 
-from portal.payments.providers import PaymentRequest, ProviderSession, ProviderStatus
+from portal.payments.providers import (
+    InvalidWebhook,
+    PaymentRequest,
+    ProviderRefund,
+    ProviderSession,
+    ProviderStatus,
+    WebhookEvent,
+)
 from tests.applications.conftest import permit_service  # noqa: F401 - a fixture
 from tests.applications.test_journey import ADDRESS, post_step, start, submit
 
@@ -23,6 +30,11 @@ class FakeProvider:
         self.method = "card"
         self.fail = False
         self.lock = threading.Lock()
+        #: (reference, amount, refund_id) of every refund asked for.
+        self.refunds: list[tuple[str, int, str]] = []
+        self.refund_status = "succeeded"
+        #: The secret a webhook must carry in its ``X-Fake-Secret`` header.
+        self.webhook_secret = "fake-secret"
 
     def create_payment(self, request: PaymentRequest) -> ProviderSession:
         if self.fail:
@@ -35,6 +47,21 @@ class FakeProvider:
 
     def fetch_status(self, reference: str) -> ProviderStatus:
         return ProviderStatus(self.status, self.method if self.status == "succeeded" else None)
+
+    def refund(self, reference: str, amount: int, refund_id: str) -> ProviderRefund:
+        if self.fail:
+            raise RuntimeError("provider down")
+        with self.lock:
+            self.refunds.append((reference, amount, refund_id))
+        return ProviderRefund(self.refund_status, f"fake-refund-{refund_id}")
+
+    def verify_webhook(self, headers: Any, body: bytes) -> WebhookEvent:
+        import json
+
+        if headers.get("X-Fake-Secret") != self.webhook_secret:
+            raise InvalidWebhook("bad secret")
+        data = json.loads(body)
+        return WebhookEvent(data["id"], data["reference"], data["type"])
 
 
 @pytest.fixture
