@@ -89,6 +89,9 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     from portal import payments
 
     payments.init_app(app)
+    from portal import receipts
+
+    receipts.init_app(app)
 
     from portal.cli import register_commands
 

@@ -48,3 +48,5 @@ class OutboxEmail(db.Model):
     #: Set while a worker holds the row, so two workers never send it twice.
     claimed_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    #: An issued receipt or credit note sent with the email as a PDF attachment.
+    receipt_id: Mapped[int | None] = mapped_column(ForeignKey("receipts.id"))
