@@ -31,6 +31,9 @@ def register_commands(app: Flask) -> None:
     app.cli.add_command(new_service_command)
     app.cli.add_command(drafts_group)
     app.cli.add_command(payments_group)
+    from portal.receipts.cli import receipts_group
+
+    app.cli.add_command(receipts_group)
 
 
 @click.group("services", invoke_without_command=True)
