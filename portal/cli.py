@@ -30,6 +30,7 @@ def register_commands(app: Flask) -> None:
     app.cli.add_command(services_command)
     app.cli.add_command(new_service_command)
     app.cli.add_command(drafts_group)
+    app.cli.add_command(applications_group)
     app.cli.add_command(payments_group)
     from portal.receipts.cli import receipts_group
 
@@ -222,6 +223,20 @@ def drafts_group() -> None:
     """Saved, unsent applications."""
 
 
+@click.group("applications")
+def applications_group() -> None:
+    """Sent applications."""
+
+
+@applications_group.command("lapse-unpaid")
+@with_appcontext
+def applications_lapse_unpaid_command() -> None:
+    """Close applications left unpaid for UNPAID_APPLICATION_DAYS (beat runs it hourly)."""
+    from portal.applications.tasks import lapse_unpaid_applications
+
+    click.echo(f"Closed {lapse_unpaid_applications()} unpaid application(s).")
+
+
 @drafts_group.command("expire")
 @with_appcontext
 def drafts_expire_command() -> None:
@@ -237,15 +252,30 @@ def payments_group() -> None:
     """Payments."""
 
 
+@payments_group.command("deliver-webhooks")
+@with_appcontext
+def payments_deliver_webhooks_command() -> None:
+    """Send the sandbox's due webhooks now (beat does it every 30 seconds); failed
+    attempts wait, with back-off, for a later run."""
+    from portal.payments.sandbox.webhooks import deliver_due
+
+    result = deliver_due()
+    click.echo(f"Sandbox webhooks: {result.delivered} delivered, {result.retrying} to retry, "
+               f"{result.given_up} given up.")
+
+
 @payments_group.command("reconcile")
 @with_appcontext
 def payments_reconcile_command() -> None:
     """Ask the provider about every unfinished payment and record the answers (beat runs
     it every 5 minutes); payments past their time are expired."""
-    from portal.payments.tasks import reconcile_payments
+    from portal.payments.tasks import reconcile_payments, reconcile_refunds
 
     result = reconcile_payments()
     click.echo(f"{result.checked} open payments checked: {result.settled} settled, "
                f"{result.expired} expired, {result.errors} could not be checked.")
-    if result.errors:
+    refunds = reconcile_refunds()
+    click.echo(f"{refunds.checked} unfinished refunds checked: {refunds.succeeded} "
+               f"succeeded, {refunds.failed} failed, {refunds.errors} could not be checked.")
+    if result.errors or refunds.errors:
         raise SystemExit(1)

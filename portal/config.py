@@ -67,6 +67,8 @@ class DefaultConfig:
     SIGN_IN_RATE_LIMIT = "10 per minute;50 per hour"
     #: Starting applications and posting their steps, per address.
     ANSWERS_RATE_LIMIT = "60 per minute;600 per hour"
+    #: Codes typed in on /verify, per address.
+    VERIFY_RATE_LIMIT = "20 per minute;200 per hour"
     #: Issuer name shown in authenticator apps.
     TOTP_ISSUER = "HK Digital Services Portal"
 
@@ -111,6 +113,9 @@ class DefaultConfig:
     #: Where supporting documents are kept, outside the web root; a shared volume when
     #: there are several app servers. Empty: ``<instance>/uploads``.
     UPLOAD_FOLDER = ""
+    #: Where issued receipts and credit notes (PDFs, written once) are kept; a shared
+    #: volume when there are several workers. Empty: ``<instance>/receipts``.
+    RECEIPTS_FOLDER = ""
 
     # --- payments --------------------------------------------------------------------
     #: The provider payments are made with. "sandbox" is built in: a pretend hosted
@@ -126,12 +131,23 @@ class DefaultConfig:
     SANDBOX_PAYMENTS_STATUS_FAIL_RATE = 0.0
     #: The sandbox gives up before the portal does (PAYMENT_EXPIRY_MINUTES).
     SANDBOX_PAYMENTS_EXPIRY_MINUTES = 60
+    #: The sandbox's signed webhooks (see portal/payments/sandbox/provider.py for all of
+    #: its settings). The secret, when empty, is derived from SECRET_KEY.
+    SANDBOX_PAYMENTS_WEBHOOKS = True
+    SANDBOX_PAYMENTS_WEBHOOK_SECRET = ""
+    #: Shares of deliveries sent twice and of attempts failing, and a delay, for tests.
+    SANDBOX_PAYMENTS_WEBHOOK_DUPLICATE_RATE = 0.0
+    SANDBOX_PAYMENTS_WEBHOOK_FAIL_RATE = 0.0
+    SANDBOX_PAYMENTS_WEBHOOK_DELAY_MS = 0
+    SANDBOX_PAYMENTS_REFUND_FAIL_RATE = 0.0
 
     # --- drafts ----------------------------------------------------------------------
     #: A draft untouched for this many days is deleted (with its uploads)...
     DRAFT_EXPIRY_DAYS = 30
     #: ...and its owner is emailed this many days before.
     DRAFT_REMINDER_DAYS_BEFORE = 7
+    #: An application awaiting payment this long is closed (``lapse``) by the hourly job.
+    UNPAID_APPLICATION_DAYS = 30
 
     # --- services --------------------------------------------------------------------
     #: Names of the services to load (comma separated in PORTAL_SERVICES); empty: all.

@@ -20,8 +20,20 @@ BEAT_SCHEDULE = {
         "schedule": 60.0,
     },
     "reconcile-payments": {
-        "task": "portal.payments.tasks.reconcile_payments",
+        "task": "portal.payments.tasks.reconcile_payments_and_refunds",
         "schedule": 300.0,
+    },
+    "lapse-unpaid-applications": {
+        "task": "portal.applications.tasks.lapse_unpaid",
+        "schedule": 3600.0,
+    },
+    "issue-due-receipts": {
+        "task": "portal.receipts.tasks.issue_due_receipts",
+        "schedule": 120.0,
+    },
+    "deliver-sandbox-webhooks": {
+        "task": "portal.payments.sandbox.tasks.deliver_due_webhooks",
+        "schedule": 30.0,
     },
     "remind-and-expire-drafts": {
         "task": "portal.applications.tasks.expire_drafts",
@@ -58,7 +70,9 @@ def init_app(app: Flask) -> Celery:
     # Import the task modules so the worker knows them.
     import portal.applications.tasks  # noqa: F401
     import portal.notifications.tasks  # noqa: F401
+    import portal.payments.sandbox.tasks  # noqa: F401
     import portal.payments.tasks  # noqa: F401
+    import portal.receipts.tasks  # noqa: F401
 
     return celery_app
 

@@ -19,6 +19,8 @@ _REDACTIONS = [
     # HKID: one or two letters, six digits, check character, with or without brackets
     (re.compile(r"\b[A-Za-z]{1,2}\s?\d{6}\s?\(?[0-9Aa]\)?"), "[HKID]"),
     (re.compile(r"(?i)(password|passwd|token|secret|totp|otp|code)=([^&\s]+)"), r"\1=[REDACTED]"),
+    # A receipt's signed payload (/verify?p=...) carries the payer's masked name.
+    (re.compile(r"([?&]p=)[A-Za-z0-9_.-]+"), r"\1[PAYLOAD]"),
     (re.compile(r"(/(?:confirm|reset|invitation)/)[A-Za-z0-9._-]+"), r"\1[TOKEN]"),
 ]
 

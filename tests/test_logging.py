@@ -43,6 +43,7 @@ def portal_log():
         ("hkid ca 182361 1 given", "182361"),
         ("login password=hunter22&email=x", "hunter22"),
         ("?token=abcdef123456", "abcdef123456"),
+        ('"GET /verify?p=eyJ2IjoxfQ.c2lnbmF0dXJl HTTP/1.1" 200', "eyJ2IjoxfQ"),
     ],
 )
 def test_secrets_are_masked(line, secret):

@@ -104,3 +104,26 @@ def test_the_development_mailbox_only_exists_in_development(client, app):
         assert client.get(f"/dev/mailbox/{email.id + 1000}").status_code == 404
     finally:
         app.config.update(ENVIRONMENT="testing", MAIL_BACKEND="smtp")
+
+
+def test_links_in_emails_never_take_a_host_from_the_request_outside_development(
+    app, monkeypatch
+):
+    """A client chooses its Host header: a reset link built from it could point anywhere."""
+    import pytest
+
+    from portal.notifications.outbox import external_url
+    from portal.public_urls import PublicBaseURLMissing
+
+    forged = {"Host": "attacker.example"}
+    monkeypatch.setitem(app.config, "PUBLIC_BASE_URL", "")
+    with app.test_request_context("/", headers=forged):
+        # Tests and development: the request's host (make run on any port).
+        assert external_url("core.home") == "http://attacker.example/"
+    monkeypatch.setitem(app.config, "ENVIRONMENT", "production")
+    with app.test_request_context("/", headers=forged), \
+            pytest.raises(PublicBaseURLMissing):
+        external_url("core.home")
+    monkeypatch.setitem(app.config, "PUBLIC_BASE_URL", "https://portal.gov.hk.example")
+    with app.test_request_context("/", headers=forged):
+        assert external_url("identity.sign_in") == "https://portal.gov.hk.example/sign-in"

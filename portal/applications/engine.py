@@ -480,7 +480,7 @@ def transition(application: Application, action: str, *, actor_role: str,
                              from_state=source, to_state=target, actor_role=actor_role,
                              actor_id=actor_id, note=note)
     db.session.add(event)
-    if source == AWAITING_PAYMENT:
+    if source == AWAITING_PAYMENT and action == PAYMENT_RECEIVED:
         start_the_clock(application, definition)
     db.session.flush()
     return event

@@ -19,6 +19,7 @@ from portal.applications.uploads import UploadRejected, discard_files, path_for,
 from portal.extensions import db
 from portal.forms import error_summary
 from portal.i18n import current_locale
+from portal.identity.auth import may_handle_application
 from portal.plugins.manager import services
 from portal.plugins.service import IllegalTransition
 
@@ -289,7 +290,8 @@ def confirmation(reference: str) -> Any:
         next_steps = render_service_template(definition.name, "next_steps.html",
                                              application=application)
     return render_template("applications/confirmation.html", application=application,
-                           definition=definition, next_steps=next_steps)
+                           definition=definition, next_steps=next_steps,
+                           pay_nonce=secrets.token_hex(16))
 
 
 def detail(reference: str) -> Any:
@@ -298,11 +300,15 @@ def detail(reference: str) -> Any:
     can_withdraw = bool(definition) and "withdraw" in definition.workflow.actions(
         application.state, "citizen")
     from portal.payments.ledger import payments_of
+    from portal.payments.refunds import refunds_of
+    from portal.receipts.downloads import receipts_of
 
+    payments = payments_of(application)
     return render_template(
         "applications/detail.html", application=application, definition=definition,
         sections=engine.submitted_sections(application), can_withdraw=can_withdraw,
-        payments=payments_of(application), pay_nonce=secrets.token_hex(16),
+        payments=payments, pay_nonce=secrets.token_hex(16),
+        receipts=receipts_of(application), refunds=refunds_of(payments),
     )
 
 
@@ -352,8 +358,4 @@ def _may_see(upload: Upload) -> bool:
         return True
     if not current_user.is_staff or upload.application is None:
         return False
-    session_row = current_user.current_session
-    if session_row is None or session_row.second_factor_at is None:
-        return False
-    department = current_user.department
-    return department is not None and department.code == upload.application.department
+    return may_handle_application(current_user, upload.application)

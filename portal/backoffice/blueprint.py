@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from flask import Blueprint
 
-from portal.backoffice import views
+from portal.backoffice import payments, views
 from portal.identity.auth import staff_required
 from portal.identity.models import Role
 
@@ -22,4 +22,19 @@ bp.add_url_rule(
 bp.add_url_rule(
     "/admin/staff/new", "staff_create", staff_required(Role.PORTAL_ADMIN)(views.staff_create),
     methods=["GET", "POST"],
+)
+
+# An application's payments and refunds: any staff role passes here; the views answer 404
+# unless the application belongs to the signed-in person's department.
+bp.add_url_rule("/applications/find", "find_application",
+                staff_required()(payments.find_application))
+bp.add_url_rule("/applications/<reference>/payments", "application_payments",
+                staff_required()(payments.application_payments))
+bp.add_url_rule(
+    "/applications/<reference>/payments/<payment_id>/refund", "refund_form",
+    staff_required()(payments.refund_form), methods=["GET", "POST"],
+)
+bp.add_url_rule(
+    "/applications/<reference>/payments/<payment_id>/refund/confirm", "confirm_refund",
+    staff_required()(payments.confirm_refund), methods=["POST"],
 )

@@ -182,6 +182,28 @@ def staff_required(*roles: Role) -> Callable[[F], F]:
     return decorator
 
 
+def may_handle_application(user: Any, application: Any) -> bool:
+    """Whether ``user`` may see and act on ``application`` as staff: one rule for every
+    staff page and download of a case (payments, refunds, receipts).
+
+    Staff, active, in a department role (a portal administrator belongs to no department
+    and handles no case), with the second factor checked in this session, of the
+    department handling the application. Anyone else is to get the same 404 as for a case
+    that does not exist.
+    """
+    from portal.identity.models import DEPARTMENT_ROLES
+
+    if user is None or not getattr(user, "is_authenticated", False):
+        return False
+    if not user.is_active or not user.is_staff or user.role_enum not in DEPARTMENT_ROLES:
+        return False
+    session_row = getattr(user, "current_session", None)
+    if session_row is None or session_row.second_factor_at is None:
+        return False
+    department = user.department
+    return department is not None and department.code == application.department
+
+
 def init_app(app: Flask) -> None:
     # Flask-Login's session protection only marks a session "not fresh" when the address
     # changes; the portal never asks for freshness, and ends sessions on the server instead.

@@ -63,9 +63,23 @@ def build_message(email: OutboxEmail) -> EmailMessage:
     message.set_content(email.body_text)
     if email.body_html:
         message.add_alternative(email.body_html, subtype="html")
+    if email.receipt_id is not None:
+        _attach_receipt(message, email.receipt_id)
     # After the body: set_content() drops Content-* headers set before it.
     message["Content-Language"] = "zh-HK" if email.locale.startswith("zh") else "en"
     return message
+
+
+def _attach_receipt(message: EmailMessage, receipt_id: int) -> None:
+    """The issued PDF, checked against its SHA-256 (a mismatch fails the send: retried)."""
+    from portal.receipts.downloads import download_filename, stored_pdf
+    from portal.receipts.models import Receipt
+
+    receipt = db.session.get(Receipt, receipt_id)
+    if receipt is None:
+        raise LookupError(f"receipt {receipt_id} of an email is missing")
+    message.add_attachment(stored_pdf(receipt), maintype="application", subtype="pdf",
+                           filename=download_filename(receipt))
 
 
 def send_over_smtp(message: EmailMessage) -> None:

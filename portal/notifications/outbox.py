@@ -27,10 +27,21 @@ _URL = re.compile(r"https?://[^\s<>\"]+")
 
 
 def external_url(endpoint: str, **values: Any) -> str:
-    """An absolute URL for emails, from PUBLIC_BASE_URL or the current request."""
-    base = current_app.config.get("PUBLIC_BASE_URL") or (
-        request.host_url if has_request_context() else "http://127.0.0.1:5000/"
-    )
+    """An absolute URL for emails and payment returns, under ``PUBLIC_BASE_URL``.
+
+    Only in development and tests, where it may be unset, does the host come from the
+    request (so ``make run`` on any port works); elsewhere an unset ``PUBLIC_BASE_URL``
+    raises ``PublicBaseURLMissing`` rather than trust a Host header the client chose (a
+    password-reset link pointing at someone else's site). See ``portal.public_urls``.
+    """
+    from portal.public_urls import LOCAL_ENVIRONMENTS, PublicBaseURLMissing
+
+    base = current_app.config.get("PUBLIC_BASE_URL")
+    if not base:
+        if current_app.config.get("ENVIRONMENT") not in LOCAL_ENVIRONMENTS:
+            raise PublicBaseURLMissing(
+                "PORTAL_PUBLIC_BASE_URL is not set: the portal cannot give its own address")
+        base = request.host_url if has_request_context() else "http://127.0.0.1:5000/"
     if has_request_context():
         path = url_for(endpoint, **values)
     else:

@@ -6,6 +6,7 @@ from flask import Blueprint
 from flask_babel import lazy_gettext as _l
 
 from portal.applications.blueprint import answers_limited
+from portal.extensions import csrf
 from portal.identity.auth import citizen_required
 from portal.payments import views
 
@@ -14,6 +15,9 @@ bp = Blueprint("payments", __name__)
 bp.add_url_rule("/applications/<reference>/pay", "pay",
                 answers_limited(citizen_required(views.pay)), methods=["POST"])
 bp.add_url_rule("/payments/<payment_id>/return", "returned", citizen_required(views.returned))
+# Signed by the provider instead of carrying a CSRF token; no session is used.
+bp.add_url_rule("/payments/webhooks/<provider>", "webhook", csrf.exempt(views.webhook),
+                methods=["POST"])
 
 
 _STATE_LABELS = {

@@ -15,7 +15,7 @@ from datetime import timedelta
 from typing import Any
 
 from flask import current_app
-from sqlalchemy import select, update
+from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from portal.applications import engine
@@ -25,6 +25,7 @@ from portal.database import utcnow
 from portal.extensions import db
 from portal.payments.models import FINAL_STATES, PAYMENT_MOVES, Payment, PaymentState
 from portal.payments.providers import PaymentRequest, current_provider, providers
+from portal.payments.states import compare_and_set
 from portal.plugins.service import AWAITING_PAYMENT, PAYMENT_RECEIVED, IllegalTransition
 
 log = logging.getLogger("portal.payments")
@@ -56,24 +57,12 @@ def move(payment: Payment, target: PaymentState, **values: Any) -> bool:
     Raises ``IllegalPaymentMove`` for a move the state machine forbids; returns False
     when another request moved it first (the object is then refreshed).
     """
-    source = PaymentState(payment.state)
-    if target not in PAYMENT_MOVES[source]:
-        raise IllegalPaymentMove(f"{source} -> {target}")
-    changes = {"state": target.value, "updated_at": utcnow(), **values}
+    changes: dict[str, Any] = {"updated_at": utcnow(), **values}
     if target in FINAL_STATES:
         changes["open_for"] = None
     if target is PaymentState.SUCCEEDED:
         changes["succeeded_at"] = changes["updated_at"]
-    moved = db.session.execute(
-        update(Payment).where(Payment.id == payment.id, Payment.state == source.value)
-        .values(**changes).execution_options(synchronize_session=False)
-    ).rowcount
-    if moved != 1:
-        db.session.refresh(payment)
-        return False
-    for name, value in changes.items():
-        setattr(payment, name, value)
-    return True
+    return compare_and_set(payment, PAYMENT_MOVES, target, IllegalPaymentMove, **changes)
 
 
 def open_payment(application: Application) -> Payment | None:
@@ -103,8 +92,11 @@ def _expire_if_late(payment: Payment) -> None:
         move(payment, PaymentState.EXPIRED)
 
 
-def _provider_of(payment: Payment) -> Any:
-    """The provider that holds ``payment`` (never another one)."""
+def provider_of(payment: Payment) -> Any:
+    """The provider that holds ``payment`` (never another one).
+
+    :raises LookupError: that provider is not installed (any more).
+    """
     found = providers(current_app).get(payment.provider)
     if found is None:
         raise LookupError(f"payment provider {payment.provider!r} is not installed")
@@ -216,7 +208,7 @@ def settle(payment: Payment) -> Payment:
         _expire_if_late(payment)
         db.session.commit()
         return payment
-    answer = _provider_of(payment).fetch_status(payment.provider_reference)
+    answer = provider_of(payment).fetch_status(payment.provider_reference)
     target = _OUTCOMES.get(answer.status)
     if target is None:  # still pending at the provider
         _expire_if_late(payment)
@@ -227,6 +219,9 @@ def settle(payment: Payment) -> Payment:
         return payment  # settled by another request meanwhile
     event = None
     if target is PaymentState.SUCCEEDED:
+        from portal.receipts.issue import request_receipt
+
+        request_receipt(payment)  # in this transaction: one receipt per payment, never lost
         event = _application_paid(payment)
     db.session.commit()
     if event is not None:

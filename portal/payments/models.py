@@ -46,6 +46,11 @@ class Payment(db.Model):
         UniqueConstraint("open_for"),
         UniqueConstraint("provider", "provider_reference"),
         Index("ix_payments_state_expires", "state", "expires_at"),
+        # The last guard of "never more than was paid" (the refunds' compare-and-set is
+        # the first): no statement, buggy or not, can give back more than the amount or
+        # release more than was reserved.
+        CheckConstraint("refunded_amount >= 0 AND refunded_amount <= amount",
+                        name="refunded_amount_in_range"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -125,3 +130,28 @@ class Refund(db.Model):
     completed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     payment: Mapped[Payment] = relationship()
+
+
+class ReceivedWebhook(db.Model):
+    """A provider's webhook event, recorded once whatever how often it is delivered.
+
+    Only events whose signature checked out are written. ``processed_at`` is set once
+    the payment it names was settled (or found unknown); until then a repeated delivery
+    is processed again, so a failure while settling is retried by the provider.
+    """
+
+    __tablename__ = "received_webhooks"
+    __table_args__ = (UniqueConstraint("provider", "event_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    provider: Mapped[str] = mapped_column(String(32))
+    event_id: Mapped[str] = mapped_column(String(64))
+    #: The provider's reference of the payment the event names.
+    reference: Mapped[str] = mapped_column(String(64))
+    #: The provider's word for it (``payment.succeeded``); recorded, never trusted.
+    type: Mapped[str] = mapped_column(String(40))
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    processed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    #: ``settled`` (the provider was asked and the ledger updated as it said) or
+    #: ``unknown_payment`` (no payment has the reference; nothing done).
+    outcome: Mapped[str | None] = mapped_column(String(20))

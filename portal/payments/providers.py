@@ -84,6 +84,13 @@ class WebhookEvent:
     type: str
 
 
+#: Exceptions from ``PaymentProvider.refund`` that mean "refused for good": the request was
+#: wrong (``ValueError``, ``TypeError``: a bad amount or id, a refund id reused for another
+#: refund) or names nothing the provider knows (``LookupError``: an unknown payment). The
+#: portal fails the refund and releases its amount. Any other exception means "try again".
+PERMANENT_REFUND_ERRORS: tuple[type[Exception], ...] = (ValueError, TypeError, LookupError)
+
+
 class InvalidWebhook(Exception):  # noqa: N818 - reads as the outcome
     """A webhook whose signature, timestamp or body does not check out."""
 
@@ -105,6 +112,24 @@ class PaymentProvider(Protocol):
 
         ``refund_id`` is the portal's own id of the refund: the provider must treat a
         second call with the same id as the same refund (an idempotency key).
+
+        How the provider answers decides what happens to the refund:
+
+        - ``ProviderRefund("succeeded")``: the money is on its way back (final).
+        - ``ProviderRefund("failed")``: refused (declined, more than remains at the
+          provider); the portal fails the refund and releases its amount (final).
+        - an exception in ``PERMANENT_REFUND_ERRORS`` (``ValueError``, ``TypeError``,
+          ``LookupError``): refused for good, the same as ``failed``; the portal also logs
+          an error, since it points at a bug or a mismatch between portal and provider.
+        - any other exception (a network error, an outage, a timeout): the outcome is not
+          known; the refund stays processing with its amount reserved and is asked again,
+          with the same ``refund_id``, by reconciliation (an error is logged on every run
+          once it has been processing for a day).
+
+        So a provider must not let a ``ValueError`` (or ``LookupError``) escape for a
+        transient fault: an unreadable answer from its server (``json.JSONDecodeError``,
+        ``UnicodeDecodeError`` are ``ValueError`` s) should be raised as, say,
+        ``ConnectionError``, or the refund would be failed while the money may have moved.
         """
 
     def verify_webhook(self, headers: Mapping[str, str], body: bytes) -> WebhookEvent:

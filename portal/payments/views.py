@@ -4,7 +4,16 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import abort, current_app, flash, redirect, render_template, request, url_for
+from flask import (
+    abort,
+    current_app,
+    flash,
+    jsonify,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
 from flask_babel import gettext
 from flask_login import current_user
 from sqlalchemy import select
@@ -12,7 +21,7 @@ from sqlalchemy import select
 from portal.applications.views import own_application
 from portal.extensions import db
 from portal.i18n import current_locale, force_locale
-from portal.payments import ledger
+from portal.payments import ledger, webhooks
 from portal.payments.models import Payment, PaymentState
 from portal.plugins.manager import services
 from portal.plugins.service import AWAITING_PAYMENT
@@ -58,3 +67,16 @@ def returned(payment_id: str) -> Any:
     else:
         return render_template("payments/checking.html", payment=payment), 202
     return redirect(url_for("applications.detail", reference=reference))
+
+
+def webhook(provider: str) -> Any:
+    """A provider's notification (POST, no session, no CSRF token: its signature is the
+    proof). A body over ``webhooks.MAX_BODY_BYTES`` is refused unread."""
+    limit = webhooks.MAX_BODY_BYTES
+    if request.content_length is not None and request.content_length > limit:
+        abort(413)
+    body = request.stream.read(limit + 1)
+    if len(body) > limit:
+        abort(413)
+    answer = webhooks.receive(provider, request.headers, body)
+    return jsonify(result=answer.result), answer.status

@@ -44,6 +44,7 @@ STATE_LABELS: dict[str, Any] = {
     "withdrawn": _l("Withdrawn"),
     "paid": _l("Paid"),
     "completed": _l("Completed"),
+    "lapsed": _l("Closed: not paid"),
 }
 ACTION_LABELS: dict[str, Any] = {
     "withdraw": _l("Withdraw application"),
@@ -51,10 +52,18 @@ ACTION_LABELS: dict[str, Any] = {
     "approve": _l("Approve"),
     "reject": _l("Reject"),
     "start_review": _l("Start processing"),
+    "lapse": _l("Closed because the fee was not paid in time"),
+    #: Not a move: recorded on the timeline when staff refund money (the state stays).
+    "refunded": _l("Refunded"),
 }
 #: A service that takes payment before processing starts here, and leaves by this action.
 AWAITING_PAYMENT = "awaiting_payment"
 PAYMENT_RECEIVED = "payment_received"
+#: An application left unpaid for ``UNPAID_APPLICATION_DAYS`` is closed by the system
+#: with this action, when its workflow has the move (the built-in workflows do), so that
+#: what it holds (a bill's one open payment, an exclusive key) is free again.
+LAPSE = "lapse"
+LAPSED = "lapsed"
 
 
 class InvalidService(ValueError):
@@ -150,12 +159,13 @@ class Workflow:
 #: supervisor; the citizen may withdraw until it is decided. Services that follow it use
 #: this one workflow instead of writing it out again.
 PAY_THEN_DECIDE = Workflow(
-    states=(AWAITING_PAYMENT, "received", "approved", "rejected", "withdrawn"),
+    states=(AWAITING_PAYMENT, "received", "approved", "rejected", "withdrawn", LAPSED),
     initial=AWAITING_PAYMENT,
-    terminal=frozenset({"approved", "rejected", "withdrawn"}),
+    terminal=frozenset({"approved", "rejected", "withdrawn", LAPSED}),
     transitions=(
         Transition(AWAITING_PAYMENT, PAYMENT_RECEIVED, "received", {"system"}),
         Transition(AWAITING_PAYMENT, "withdraw", "withdrawn", {"citizen"}),
+        Transition(AWAITING_PAYMENT, LAPSE, LAPSED, {"system"}),
         Transition("received", "withdraw", "withdrawn", {"citizen"}),
         Transition("received", "approve", "approved", {"officer", "supervisor"}),
         Transition("received", "reject", "rejected", {"officer", "supervisor"}),

@@ -23,12 +23,14 @@ NAME = "pay_bill"
 BILL_STEP = "bill"
 
 WORKFLOW = Workflow(
-    states=("awaiting_payment", "paid", "withdrawn"),
+    states=("awaiting_payment", "paid", "withdrawn", "lapsed"),
     initial="awaiting_payment",
-    terminal=frozenset({"paid", "withdrawn"}),
+    terminal=frozenset({"paid", "withdrawn", "lapsed"}),
     transitions=(
         Transition("awaiting_payment", "payment_received", "paid", {"system"}),
         Transition("awaiting_payment", "withdraw", "withdrawn", {"citizen"}),
+        # Unpaid for UNPAID_APPLICATION_DAYS: closed, so the bill can be paid again.
+        Transition("awaiting_payment", "lapse", "lapsed", {"system"}),
     ),
 )
 

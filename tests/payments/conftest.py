@@ -33,6 +33,8 @@ class FakeProvider:
         #: (reference, amount, refund_id) of every refund asked for.
         self.refunds: list[tuple[str, int, str]] = []
         self.refund_status = "succeeded"
+        #: Raised by ``refund`` when set (after counting the call).
+        self.refund_error: Exception | None = None
         #: The secret a webhook must carry in its ``X-Fake-Secret`` header.
         self.webhook_secret = "fake-secret"
 
@@ -53,6 +55,8 @@ class FakeProvider:
             raise RuntimeError("provider down")
         with self.lock:
             self.refunds.append((reference, amount, refund_id))
+        if self.refund_error is not None:
+            raise self.refund_error
         return ProviderRefund(self.refund_status, f"fake-refund-{refund_id}")
 
     def verify_webhook(self, headers: Any, body: bytes) -> WebhookEvent:

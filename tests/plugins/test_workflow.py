@@ -123,6 +123,7 @@ PAY_THEN_DECIDE_MOVES = {
     ("received", "withdraw"): ("withdrawn", {"citizen"}),
     ("received", "approve"): ("approved", {"officer", "supervisor"}),
     ("received", "reject"): ("rejected", {"officer", "supervisor"}),
+    ("awaiting_payment", "lapse"): ("lapsed", {"system"}),
 }
 PAY_THEN_DECIDE_ACTIONS = sorted(
     {action for _state, action in PAY_THEN_DECIDE_MOVES} | {"start_review"}

@@ -147,6 +147,14 @@ def test_paying_a_bill_charges_its_amount(citizen, create_department):
     confirmation = citizen.get(url).get_data(as_text=True)
     assert "Your receipt is your proof of payment" in confirmation
 
+    # The confirmation offers to pay at once: its button opens the sandbox's page.
+    action = re.search(r'<form method="post" action="([^"]+/pay)"', confirmation).group(1)
+    nonce = re.search(r'name="nonce" value="([0-9a-f]{32})"', confirmation).group(1)
+    paying = citizen.post(action, data={"csrf_token": csrf_token_from(confirmation),
+                                        "nonce": nonce})
+    assert paying.status_code == 302
+    assert "/sandbox-pay/" in paying.headers["Location"]
+
 
 def test_a_paid_bill_cannot_be_paid_again(citizen, create_department):
     create_department("TRY", "Treasury", "庫務署")

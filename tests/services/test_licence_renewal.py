@@ -59,7 +59,7 @@ def test_the_workflow_is_the_core_pay_then_decide_one():
 
 def test_workflow_starts_awaiting_payment_and_ends_in_a_decision_or_withdrawal():
     assert DEFINITION.workflow.initial == "awaiting_payment"
-    assert DEFINITION.workflow.terminal == {"approved", "rejected", "withdrawn"}
+    assert DEFINITION.workflow.terminal == {"approved", "rejected", "withdrawn", "lapsed"}
     assert DEFINITION.pay_before_processing
 
 

@@ -180,8 +180,9 @@ def test_a_missing_bill_never_costs_nothing(app):
 ALLOWED = {
     ("awaiting_payment", "payment_received"): ("paid", {"system"}),
     ("awaiting_payment", "withdraw"): ("withdrawn", {"citizen"}),
+    ("awaiting_payment", "lapse"): ("lapsed", {"system"}),
 }
-ACTIONS = ["approve", "payment_received", "reject", "start_review", "withdraw"]
+ACTIONS = ["approve", "lapse", "payment_received", "reject", "start_review", "withdraw"]
 
 
 @pytest.mark.parametrize("state", WORKFLOW.states)
@@ -199,7 +200,7 @@ def test_workflow_allows_exactly_the_listed_moves(state, action, actor):
 def test_payment_comes_first_and_no_officer_acts():
     assert DEFINITION.pay_before_processing
     assert WORKFLOW.initial == "awaiting_payment"
-    assert WORKFLOW.terminal == {"paid", "withdrawn"}
+    assert WORKFLOW.terminal == {"paid", "withdrawn", "lapsed"}
     staff = {"officer", "supervisor", "department_admin"}
     assert not any(move.actors & staff for move in WORKFLOW.transitions)
 

@@ -20,6 +20,9 @@ def upgrade():
     with op.batch_alter_table('payments', schema=None) as batch_op:
         batch_op.add_column(sa.Column('refunded_amount', sa.Integer(), server_default='0',
                                       nullable=False))
+        batch_op.create_check_constraint(
+            op.f('ck_payments_refunded_amount_in_range'),
+            'refunded_amount >= 0 AND refunded_amount <= amount')
     op.create_table('refunds',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('public_id', sa.String(length=32), nullable=False),
@@ -49,4 +52,5 @@ def downgrade():
         batch_op.drop_index('ix_refunds_state')
     op.drop_table('refunds')
     with op.batch_alter_table('payments', schema=None) as batch_op:
+        batch_op.drop_constraint(op.f('ck_payments_refunded_amount_in_range'), type_='check')
         batch_op.drop_column('refunded_amount')

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import CheckConstraint, Index, String
+from sqlalchemy import CheckConstraint, Index, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from portal.database import UTCDateTime, utcnow
@@ -40,6 +40,7 @@ class SandboxPayment(db.Model):
             name="status",
         ),
         CheckConstraint("amount > 0", name="amount_positive"),
+        CheckConstraint("refunded_amount BETWEEN 0 AND amount", name="refunded_within_amount"),
         Index("ix_sandbox_payments_status_expires", "status", "expires_at"),
     )
 
@@ -68,7 +69,79 @@ class SandboxPayment(db.Model):
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     #: A payment still pending at this moment is expired.
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    #: Cents given back by succeeded refunds; raised only by a compare-and-set that keeps
+    #: it at most ``amount``.
+    refunded_amount: Mapped[int] = mapped_column(default=0, server_default="0")
 
     @property
     def is_final(self) -> bool:
         return self.status in FINAL_STATUSES
+
+
+#: A webhook delivery waits to be sent (again), was answered with 2xx, or was given up.
+DELIVERY_PENDING = "pending"
+DELIVERY_DELIVERED = "delivered"
+DELIVERY_FAILED = "failed"
+
+
+class SandboxWebhookDelivery(db.Model):
+    """One event the sandbox owes the portal, as a provider's outbox of webhooks.
+
+    Written in the same sandbox transaction as the payment's final status, so no
+    outcome goes unannounced; sent by a background job and retried with back-off.
+    """
+
+    __tablename__ = "sandbox_webhook_deliveries"
+    __table_args__ = (
+        CheckConstraint("status IN ('pending', 'delivered', 'failed')", name="status"),
+        Index("ix_sandbox_webhook_deliveries_status_next", "status", "next_attempt_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    #: The event's id (``evt_...``): a repeated delivery carries the same one.
+    event_id: Mapped[str] = mapped_column(String(40), unique=True)
+    #: ``payment.succeeded``, ``payment.failed``, ``payment.cancelled``, ``payment.expired``.
+    type: Mapped[str] = mapped_column(String(40))
+    payment_reference: Mapped[str] = mapped_column(String(40), index=True)
+    #: The JSON sent, fixed once: every attempt sends the same bytes (freshly signed).
+    body: Mapped[str] = mapped_column(Text)
+    #: Where it goes: the portal's webhook address when the event happened.
+    url: Mapped[str] = mapped_column(String(500))
+    status: Mapped[str] = mapped_column(String(12), default=DELIVERY_PENDING)
+    attempts: Mapped[int] = mapped_column(default=0)
+    #: Extra copies sent after a successful attempt (``SANDBOX_PAYMENTS_WEBHOOK_DUPLICATE_RATE``).
+    duplicates_sent: Mapped[int] = mapped_column(default=0)
+    #: Due then; also moved ahead while one worker holds the delivery (its claim).
+    next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    #: Why the last attempt failed (an HTTP status or an exception's name; never a body).
+    last_error: Mapped[str | None] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    delivered_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+#: A refund was made or refused by the sandbox.
+REFUND_SUCCEEDED = "succeeded"
+REFUND_FAILED = "failed"
+
+
+class SandboxRefund(db.Model):
+    """Money the sandbox gave back (or refused to), once per merchant's refund id."""
+
+    __tablename__ = "sandbox_refunds"
+    __table_args__ = (
+        CheckConstraint("status IN ('succeeded', 'failed')", name="status"),
+        CheckConstraint("amount > 0", name="amount_positive"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    #: The sandbox's reference of the refund (``sbxr_...``).
+    reference: Mapped[str] = mapped_column(String(40), unique=True)
+    #: The merchant's id of the refund: its idempotency key.
+    refund_id: Mapped[str] = mapped_column(String(64), unique=True)
+    payment_reference: Mapped[str] = mapped_column(String(40), index=True)
+    amount: Mapped[int]  # integer cents
+    status: Mapped[str] = mapped_column(String(12))
+    #: Why it was refused: ``not_found``, ``not_succeeded``, ``exceeds_remaining``,
+    #: ``declined`` (``SANDBOX_PAYMENTS_REFUND_FAIL_RATE``).
+    failure_code: Mapped[str | None] = mapped_column(String(30))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

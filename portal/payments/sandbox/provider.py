@@ -9,19 +9,49 @@ Settings (read on each call, so a test can change them on a running app):
 - ``SANDBOX_PAYMENTS_STATUS_FAIL_RATE``: the same for ``fetch_status`` (default 0).
 - ``SANDBOX_PAYMENTS_EXPIRY_MINUTES``: a payment not finished by then is ``expired``
   (default 60; keep it below ``PAYMENT_EXPIRY_MINUTES``).
+- ``SANDBOX_PAYMENTS_REFUND_FAIL_RATE``: the share of refunds the sandbox refuses
+  (answered ``failed``, and the same again for a retry with the same refund id; default 0).
+
+Webhooks (see ``webhooks``):
+
+- ``SANDBOX_PAYMENTS_WEBHOOKS``: send a signed webhook when a payment becomes final
+  (default on; off: no delivery is even recorded).
+- ``SANDBOX_PAYMENTS_WEBHOOK_SECRET``: the signing secret (default: derived from
+  SECRET_KEY with HKDF, so every process of one portal agrees without storing it).
+- ``SANDBOX_PAYMENTS_WEBHOOK_URL``: where they go (default: ``/payments/webhooks/sandbox``
+  under ``PUBLIC_BASE_URL``, or, outside production, under the host of the request that
+  finished the payment; in production with neither, none is sent).
+- ``SANDBOX_PAYMENTS_WEBHOOK_DUPLICATE_RATE``: the share of deliveries sent twice, as real
+  providers sometimes do (default 0).
+- ``SANDBOX_PAYMENTS_WEBHOOK_FAIL_RATE``: the share of attempts that pretend the network
+  failed (retried later; default 0).
+- ``SANDBOX_PAYMENTS_WEBHOOK_DELAY_MS``: wait this long before each attempt (default 0).
+- ``SANDBOX_PAYMENTS_WEBHOOK_RETRY_SECONDS``: the wait after the first failed attempt,
+  doubled after each further one (default 10).
+- ``SANDBOX_PAYMENTS_WEBHOOK_MAX_ATTEMPTS``: attempts before a delivery is given up and
+  recorded ``failed`` (default 8; reconciliation still settles the payment).
+- ``SANDBOX_PAYMENTS_WEBHOOK_TIMEOUT_SECONDS``: HTTP timeout of an attempt (default 5;
+  the connection itself gets at most 2).
 """
 
 from __future__ import annotations
 
 import random
 import time
+from collections.abc import Mapping
 from datetime import timedelta
 from typing import Any
 
 from flask import current_app
 
-from portal.payments.providers import PaymentRequest, ProviderSession, ProviderStatus
-from portal.payments.sandbox import store
+from portal.payments.providers import (
+    PaymentRequest,
+    ProviderRefund,
+    ProviderSession,
+    ProviderStatus,
+    WebhookEvent,
+)
+from portal.payments.sandbox import refunds, store, webhooks
 
 NAME = "sandbox"
 CURRENCIES = frozenset({"HKD"})
@@ -32,6 +62,16 @@ DEFAULTS: dict[str, Any] = {
     "SANDBOX_PAYMENTS_STATUS_FAIL_RATE": 0.0,
     "SANDBOX_PAYMENTS_EXPIRY_MINUTES": 60,
     "SANDBOX_PAYMENTS_IN_PRODUCTION": False,
+    "SANDBOX_PAYMENTS_REFUND_FAIL_RATE": 0.0,
+    "SANDBOX_PAYMENTS_WEBHOOKS": True,
+    "SANDBOX_PAYMENTS_WEBHOOK_SECRET": "",
+    "SANDBOX_PAYMENTS_WEBHOOK_URL": "",
+    "SANDBOX_PAYMENTS_WEBHOOK_DUPLICATE_RATE": 0.0,
+    "SANDBOX_PAYMENTS_WEBHOOK_FAIL_RATE": 0.0,
+    "SANDBOX_PAYMENTS_WEBHOOK_DELAY_MS": 0,
+    "SANDBOX_PAYMENTS_WEBHOOK_RETRY_SECONDS": 10,
+    "SANDBOX_PAYMENTS_WEBHOOK_MAX_ATTEMPTS": 8,
+    "SANDBOX_PAYMENTS_WEBHOOK_TIMEOUT_SECONDS": 5,
 }
 
 
@@ -110,6 +150,32 @@ class SandboxProvider:
         if payment is None:
             raise LookupError(f"no sandbox payment {reference!r}")
         return ProviderStatus(status=payment.status, method=payment.method)
+
+    def refund(self, reference: str, amount: int, refund_id: str) -> ProviderRefund:
+        """Give back ``amount`` cents of a succeeded sandbox payment, once per ``refund_id``.
+
+        ``failed`` (nothing refunded) for an unknown or unpaid payment, an amount above
+        what remains at the sandbox, or a refusal (``SANDBOX_PAYMENTS_REFUND_FAIL_RATE``).
+        :raises SandboxUnavailable: as ``SANDBOX_PAYMENTS_STATUS_FAIL_RATE`` says.
+        :raises RefundIdReused: ``refund_id`` was used for another payment or amount.
+        """
+        if not isinstance(amount, int) or isinstance(amount, bool):
+            raise TypeError("money is handled in integer minor units")
+        if amount <= 0:
+            raise ValueError("the amount must be positive")
+        if not refund_id or len(refund_id) > 64:
+            raise ValueError("refund_id must have 1 to 64 characters")
+        _behave_like_a_remote_provider("SANDBOX_PAYMENTS_STATUS_FAIL_RATE", "refund")
+        # Not security: a simulated refusal for tests.
+        declined = random.random() < _rate("SANDBOX_PAYMENTS_REFUND_FAIL_RATE")  # noqa: S311
+        return refunds.refund(reference, amount, refund_id, declined=declined)
+
+    def verify_webhook(self, headers: Mapping[str, str], body: bytes) -> WebhookEvent:
+        """Check ``Sandbox-Signature`` (HMAC-SHA256, 300 s tolerance) and read the event.
+
+        :raises InvalidWebhook: see ``webhooks.verify``.
+        """
+        return webhooks.verify(headers, body)
 
     def __repr__(self) -> str:
         return "<SandboxProvider>"

@@ -8,7 +8,9 @@ not hold a write transaction open while they call it: on SQLite that would make 
 sandbox wait for the lock.
 
 Status changes are compare-and-set: ``UPDATE ... WHERE status = 'pending'``, so of two
-concurrent requests only one changes anything, and a final status never changes.
+concurrent requests only one changes anything, and a final status never changes. The change
+that makes a payment final also writes the webhook delivery announcing it, in the same
+transaction (the sandbox's outbox; see ``webhooks``).
 """
 
 from __future__ import annotations
@@ -82,7 +84,8 @@ def expire_if_due(reference: str, now: datetime | None = None) -> bool:
         update(_TABLE)
         .where(_TABLE.c.reference == reference, _TABLE.c.status == PENDING,
                _TABLE.c.expires_at <= now)
-        .values(status=EXPIRED, updated_at=now)
+        .values(status=EXPIRED, updated_at=now),
+        announce=(reference, EXPIRED),
     )
 
 
@@ -110,9 +113,21 @@ def finish(reference: str, status: str, *, stage: str | None = None,
     if stage is not None:
         condition.append(_TABLE.c.stage == stage)
     return _change(update(_TABLE).where(*condition).values(status=status, updated_at=now,
-                                                            **values))
+                                                            **values),
+                   announce=(reference, status))
 
 
-def _change(statement: Any) -> bool:
+def _change(statement: Any, announce: tuple[str, str] | None = None) -> bool:
+    """Run one compare-and-set; when it made a payment final (``announce``: its
+    reference and new status), write the webhook delivery in the same transaction and
+    have it sent once that transaction is committed."""
+    from portal.payments.sandbox import webhooks
+
+    delivery_id = None
     with db.engine.begin() as conn:
-        return conn.execute(statement).rowcount == 1
+        changed = conn.execute(statement).rowcount == 1
+        if changed and announce is not None:
+            delivery_id = webhooks.record_delivery(conn, *announce)
+    if delivery_id is not None:
+        webhooks.send_soon(delivery_id)
+    return changed

@@ -1,0 +1,1 @@
+"""Tests of receipts: numbering, rendering, signing and verification."""
