@@ -192,35 +192,44 @@ def receipt_html(receipt: Receipt) -> tuple[str, list[str]]:
 
 def html_to_pdf(html: str, allowed_uris: Iterable[str] = (), *,
                 attachments: dict[str, bytes] | None = None) -> bytes:
-    """WeasyPrint, fetching nothing but ``allowed_uris``; memory collected afterwards."""
-    try:
-        document = weasyprint.HTML(string=html, url_fetcher=RefusingURLFetcher(allowed_uris))
-        return document.write_pdf(
-            font_config=font_configuration(),
-            pdf_variant="pdf/ua-1",
-            pdf_tags=True,
-            attachments=[weasyprint.Attachment(string=data, name=name)
-                         for name, data in (attachments or {}).items()],
-        )
-    finally:
-        collect_garbage()
+    """WeasyPrint, fetching nothing but ``allowed_uris``; memory collected afterwards.
+
+    One render at a time per process (``_render_lock``), with the process's one font
+    configuration: see ``font_configuration``.
+    """
+    with _render_lock:
+        try:
+            document = weasyprint.HTML(string=html,
+                                       url_fetcher=RefusingURLFetcher(allowed_uris))
+            return document.write_pdf(
+                font_config=font_configuration(),
+                pdf_variant="pdf/ua-1",
+                pdf_tags=True,
+                attachments=[weasyprint.Attachment(string=data, name=name)
+                             for name, data in (attachments or {}).items()],
+            )
+        finally:
+            collect_garbage()
 
 
-_fonts = threading.local()
+_render_lock = threading.Lock()
+_fonts: list[FontConfiguration] = []
 
 
 def font_configuration() -> FontConfiguration:
-    """This thread's WeasyPrint font configuration, made once and kept.
+    """The process's WeasyPrint font configuration, made once and kept.
 
     Each new one builds a Pango font map that is never wholly given back: a worker that
-    made one per render (WeasyPrint's default) grew by about 0.6 MB a receipt. Receipts
-    declare no ``@font-face``, so one configuration serves them all; one per thread
-    because Pango's font maps are not shared safely between threads.
+    made one per render (WeasyPrint's default) grew by about 0.6 MB a receipt, and so
+    would one made per thread where threads are short-lived (the embedded server starts
+    one per request). Receipts declare no ``@font-face``, so one configuration serves them
+    all. Pango's font maps are not safe to share between threads at once, so renders
+    take turns (``_render_lock``, held by the caller): a receipt takes about 0.2 s, and
+    workers that render many are separate processes.
     """
-    config = getattr(_fonts, "configuration", None)
-    if config is None:
-        config = _fonts.configuration = FontConfiguration()
-    return config
+    if not _fonts:
+        _fonts.append(FontConfiguration())
+    return _fonts[0]
 
 
 _frozen_after_first_render = [False]
