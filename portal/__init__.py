@@ -92,6 +92,9 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     from portal import receipts
 
     receipts.init_app(app)
+    from portal import audit
+
+    audit.init_app(app)
 
     from portal.cli import register_commands
 

@@ -35,6 +35,9 @@ def register_commands(app: Flask) -> None:
     from portal.receipts.cli import receipts_group
 
     app.cli.add_command(receipts_group)
+    from portal.audit.cli import audit_group
+
+    app.cli.add_command(audit_group)
 
 
 @click.group("services", invoke_without_command=True)
@@ -169,6 +172,10 @@ def staff_create_command(
                 "to http://127.0.0.1:5000.", err=True,
             )
         util.send_staff_invitation(user)
+    from portal.audit import log as audit
+
+    audit.record("staff.created", target=user, department=department.code if department else None,
+                 details={"role": role, "via": "cli"})
     db.session.commit()
     click.echo(f"Created {role} {user.email}" + (" and emailed an invitation." if invite else "."))
 

@@ -20,6 +20,7 @@ from sqlalchemy import select
 
 from portal.applications.models import Application
 from portal.applications.util import normalise_reference
+from portal.audit import log as audit
 from portal.backoffice.forms import (
     ConfirmRefundForm,
     FindApplicationForm,
@@ -94,6 +95,9 @@ def application_payments(reference: str) -> Any:
 
     payments = payments_of(application)
     given_back = refunds.refunds_of(payments)
+    audit.record("case.payments_viewed", actor=current_user, target=application,
+                 department=application.department)
+    db.session.commit()
     return render_template(
         "backoffice/payments/application.html", application=application,
         definition=services(current_app).active.get(application.service),

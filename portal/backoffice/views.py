@@ -9,6 +9,7 @@ from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy import select
 
+from portal.audit import log as audit
 from portal.extensions import db
 from portal.forms import as_choices
 from portal.i18n import current_locale
@@ -77,6 +78,9 @@ def staff_create() -> Any:
                 department_id=int(form.department.data) if form.department.data else None,
             )
             util.send_staff_invitation(user)
+            audit.record("staff.created", actor=current_user, target=user,
+                         department=user.department.code if user.department else None,
+                         details={"role": role.value})
             db.session.commit()
             current_app.logger.info("staff %s created by %s", user.id, current_user.id)
             flash(

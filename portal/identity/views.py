@@ -20,6 +20,7 @@ from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy.exc import IntegrityError
 
+from portal.audit import log as audit
 from portal.crypto import blind_index, protect
 from portal.database import utcnow
 from portal.extensions import db
@@ -189,7 +190,8 @@ def _pending_staff_user() -> User | None:
 
 def _finish_second_factor(user: User) -> Any:
     pending = session.get("second_factor") or {}
-    start_session(user, second_factor=True)
+    audit.record("auth.sign_in", actor=user, target=user, details={"second_factor": True})
+    start_session(user, second_factor=True)  # commits the audit event with the session
     current_app.logger.info("staff %s signed in with second factor", user.id)
     return redirect(safe_next(pending.get("next"), url_for("backoffice.home")))
 
@@ -206,7 +208,9 @@ def second_factor() -> Any:
         if util.verify_totp(user, form.code.data):
             db.session.commit()
             return _finish_second_factor(user)
-        util.record_failed_sign_in(user)
+        audit.record("auth.sign_in_failed", actor=user, target=user,
+                     details={"step": "second_factor"})
+        util.record_failed_sign_in(user)  # commits the audit event with the count
         form.code.errors = [_("The security code is not right. Enter the code shown now.")]
     return render_template("identity/second_factor.html", form=form)
 
@@ -226,7 +230,9 @@ def enrol_second_factor() -> Any:
             db.session.commit()
             flash(_("Your authenticator app is set up."), "success")
             return _finish_second_factor(user)
-        util.record_failed_sign_in(user)
+        audit.record("auth.sign_in_failed", actor=user, target=user,
+                     details={"step": "second_factor_enrolment"})
+        util.record_failed_sign_in(user)  # commits the audit event with the count
         form.code.errors = [_("The security code is not right. Enter the code shown now.")]
     uri = util.provisioning_uri(user, secret)
     grouped = " ".join(secret[i : i + 4] for i in range(0, len(secret), 4))

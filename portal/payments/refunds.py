@@ -36,6 +36,7 @@ from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 
 from portal.applications.models import ApplicationEvent
+from portal.audit import log as audit
 from portal.database import utcnow
 from portal.extensions import db
 from portal.identity.models import User
@@ -156,6 +157,9 @@ def reserve_refund(payment: Payment, amount: int, reason: str, staff: User, *,
         if payment.state != PaymentState.SUCCEEDED:
             raise NotRefundable(f"payment {payment.public_id} is {payment.state}")
         raise MoreThanRemains(payment.refundable_amount)
+    audit.record("refund.requested", actor=staff, target=row,
+                 department=payment.application.department,
+                 details={"amount": amount, "payment": payment.public_id})
     # Committed before the provider is called: no lock is held while it works.
     db.session.commit()
     db.session.refresh(payment)
@@ -236,6 +240,8 @@ def _record_success(row: Refund, provider_reference: str | None) -> None:
         return  # recorded by another request meanwhile
     request_credit_note(row)
     _add_refund_event(row)
+    audit.record("refund.succeeded", target=row, department=row.payment.application.department,
+                 details={"amount": row.amount, "payment": row.payment.public_id})
     db.session.commit()
     log.info("refund %s succeeded", row.public_id)
 
@@ -250,6 +256,8 @@ def _record_failure(row: Refund) -> None:
         .values(refunded_amount=Payment.refunded_amount - row.amount, updated_at=utcnow())
         .execution_options(synchronize_session=False)
     )
+    audit.record("refund.failed", target=row, department=row.payment.application.department,
+                 details={"amount": row.amount, "payment": row.payment.public_id})
     db.session.commit()
     db.session.refresh(row.payment)
     log.warning("refund %s was refused by the provider; %d cents released", row.public_id,

@@ -18,6 +18,7 @@ from flask_login import current_user
 from sqlalchemy import select
 
 from portal.applications.models import Application
+from portal.audit import log as audit
 from portal.extensions import db
 from portal.identity.auth import may_handle_application
 from portal.payments.models import Payment
@@ -85,6 +86,11 @@ def download_receipt(reference: str, public_id: str) -> Any:
     except ReceiptTampered as exc:
         log.error("receipt not served: %s", exc)
         abort(500)
+    if current_user.is_staff:
+        audit.record("receipt.downloaded", actor=current_user, target=receipt,
+                     department=receipt.department,
+                     details={"application": application.reference, "number": receipt.number})
+        db.session.commit()
     response = Response(data, mimetype="application/pdf")
     response.headers["Content-Disposition"] = (
         f'attachment; filename="{download_filename(receipt)}"')

@@ -7,7 +7,12 @@ from typing import Any
 
 import pytest
 
-from tests.payments.conftest import awaiting_payment, permit_service, provider  # noqa: F401
+from tests.payments.conftest import (  # noqa: F401 - fixtures
+    _receipts_without_weasyprint,
+    awaiting_payment,
+    permit_service,
+    provider,
+)
 from tests.payments.test_refunds import paid  # noqa: F401
 
 

@@ -68,6 +68,22 @@ class FakeProvider:
         return WebhookEvent(data["id"], data["reference"], data["type"])
 
 
+#: What the receipts job stores instead of a real PDF in these tests (see below).
+STAND_IN_PDF = b"%PDF-1.7\n% a stand-in: these tests are about money, not the document\n%%EOF\n"
+
+
+@pytest.fixture(autouse=True)
+def _receipts_without_weasyprint(monkeypatch) -> None:
+    """Every test here that pays issues a receipt (numbered, signed, stored, emailed) as
+    in life; only WeasyPrint's part is replaced by a stand-in, because rendering costs a
+    fifth of a second a document and these tests look at the ledger, not the PDF. The
+    rendering itself is tested in tests/receipts (and the browser journey reads real PDFs).
+    """
+    from portal.receipts import render
+
+    monkeypatch.setattr(render, "render_prepared", lambda document: STAND_IN_PDF)
+
+
 @pytest.fixture
 def provider(app, monkeypatch) -> FakeProvider:
     fake = FakeProvider()
