@@ -230,8 +230,16 @@ def test_the_cli_reconciles_refunds(app, paid, officer, provider):
     assert db.session.get(Refund, pending.value.refund.id).state == "succeeded"
 
 
-def test_the_periodic_reconcile_job_finishes_refunds_too(paid, officer, provider):
-    from portal.payments.tasks import reconcile_payments_and_refunds
+def _reconcile_job(app):
+    """The beat's job as this app's Celery runs it (not the process-wide default app,
+    which is whichever app was made last: another test's, with another database)."""
+    from portal.payments.tasks import RECONCILE_TASK
+
+    return app.extensions["celery"].tasks[RECONCILE_TASK]
+
+
+def test_the_periodic_reconcile_job_finishes_refunds_too(app, paid, officer, provider):
+    reconcile_payments_and_refunds = _reconcile_job(app)
 
     provider.fail = True
     with pytest.raises(refunds.RefundPending) as pending:
@@ -254,7 +262,7 @@ def test_the_beat_schedule_names_the_registered_reconcile_job(app):
 
 @pytest.mark.parametrize("broken", ["reconcile_refunds", "reconcile_payments"])
 def test_a_fault_in_one_half_of_the_reconcile_job_never_skips_the_other(
-        client, provider, awaiting_payment, officer, monkeypatch, caplog, broken):
+        app, client, provider, awaiting_payment, officer, monkeypatch, caplog, broken):
     """Refunds run first; a fault there (or in payments) is logged with its traceback and
     the other half still runs."""
     from portal.payments import tasks
@@ -273,7 +281,7 @@ def test_a_fault_in_one_half_of_the_reconcile_job_never_skips_the_other(
         raise RuntimeError("database went away")
 
     monkeypatch.setattr(tasks, broken, boom)
-    result = tasks.reconcile_payments_and_refunds()
+    result = _reconcile_job(app)()
     [logged] = [r for r in caplog.records if r.getMessage().startswith("reconciliation of")]
     assert logged.levelname == "ERROR"
     assert logged.exc_info is not None  # with its traceback
