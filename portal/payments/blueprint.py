@@ -40,3 +40,14 @@ def payment_state_label(state: str) -> str:
 @bp.app_template_global()
 def payment_state_class(state: str) -> str:
     return _STATE_CLASSES.get(state, "govuk-tag--yellow")
+
+
+_REFUND_CLASSES = {"processing": "govuk-tag--yellow", "succeeded": "govuk-tag--green",
+                   "failed": "govuk-tag--red"}
+
+
+@bp.app_template_global()
+def refund_state_class(state: str) -> str:
+    """The tag colour of a refund's state, the same for citizens and staff (the words
+    differ: each page names the state for its reader)."""
+    return _REFUND_CLASSES.get(state, "")

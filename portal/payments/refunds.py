@@ -266,7 +266,9 @@ def _record_failure(row: Refund) -> None:
 
 def refund_note(amount: int) -> str:
     """The event's note: the amount, written the same in both languages (``HK$50.00``)."""
-    return f"HK${amount // 100:,}.{amount % 100:02d}"
+    from portal.i18n import ENGLISH, format_hkd
+
+    return format_hkd(amount, ENGLISH)
 
 
 def _add_refund_event(row: Refund) -> None:
