@@ -99,6 +99,13 @@ def format_day(value: date | datetime, fmt: str = "long", locale: str | None = N
     return format_date(value, fmt, locale=_format_locale(locale))
 
 
+def hong_kong_day(moment: datetime) -> date:
+    """The calendar day in Hong Kong at ``moment`` (an aware UTC time)."""
+    from zoneinfo import ZoneInfo
+
+    return moment.astimezone(ZoneInfo("Asia/Hong_Kong")).date()
+
+
 def hong_kong_today() -> date:
     """Today's date in Hong Kong (the server's clock may be UTC)."""
     from zoneinfo import ZoneInfo

@@ -27,7 +27,10 @@ from portal.identity.districts import DISTRICTS
 from portal.identity.hkid import InvalidHKID, normalise_hkid
 from portal.plugins.hookspecs import hookimpl
 from portal.plugins.service import (
+    AWAITING_INFORMATION,
+    INFORMATION_PROVIDED,
     PAY_THEN_DECIDE,
+    REQUEST_INFORMATION,
     TOPICS,
     Fee,
     IllegalTransition,
@@ -43,7 +46,10 @@ from portal.plugins.strings import ServiceStrings
 ServiceForm = _PortalForm
 
 __all__ = [
+    "AWAITING_INFORMATION",
     "DISTRICTS",
+    "INFORMATION_PROVIDED",
+    "REQUEST_INFORMATION",
     "PAY_THEN_DECIDE",
     "TOPICS",
     "AddressForm",

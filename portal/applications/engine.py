@@ -370,6 +370,7 @@ def submit(draft: Draft, definition: ServiceDefinition, states: list[StepState],
         fee_currency=fee.currency,
         locale=locale,
         open_key=key,
+        applicant_name=applicant_name(draft.user),
     )
     for attempt in range(5):
         application.reference = new_reference()
@@ -404,7 +405,7 @@ def submit(draft: Draft, definition: ServiceDefinition, states: list[StepState],
 
     email_user(
         application.user, "applications/submitted",
-        reference=application.reference,
+        reference=application.reference, application_id=application.id,
         service_title=_in_locale(definition.title, application.user.preferred_language),
         link=_external("applications.detail", reference=application.reference),
         awaiting_payment=application.state == AWAITING_PAYMENT,
@@ -447,6 +448,25 @@ def start_the_clock(application: Application, definition: ServiceDefinition) -> 
                                                 definition.pledge_working_days)
 
 
+def applicant_name(user: Any) -> str:
+    """The names staff search by: English, then Chinese when given."""
+    return " ".join(part for part in (user.name_en, user.name_zh) if part)[:160]
+
+
+def resumed_due_date(application: Application, now: datetime) -> Any:
+    """The due date once the citizen has answered: later by the Hong Kong working days
+    the department waited (the clock was paused from ``waiting_since`` until ``now``)."""
+    from portal.applications.util import working_days_between
+    from portal.i18n import hong_kong_day
+
+    if application.decision_due is None or application.waiting_since is None:
+        return application.decision_due
+    paused = working_days_between(hong_kong_day(application.waiting_since),
+                                  hong_kong_day(now))
+    return add_working_days(application.decision_due, paused) if paused else \
+        application.decision_due
+
+
 def transition(application: Application, action: str, *, actor_role: str,
                actor_id: int | None = None, note: str | None = None,
                definition: ServiceDefinition | None = None) -> ApplicationEvent:
@@ -462,9 +482,17 @@ def transition(application: Application, action: str, *, actor_role: str,
     source = application.state
     target = definition.workflow.next_state(source, action, actor_role)
     final = target in definition.workflow.terminal
-    changes: dict[str, Any] = {"state": target, "updated_at": utcnow()}
+    now = utcnow()
+    changes: dict[str, Any] = {"state": target, "updated_at": now}
     if final:
         changes["open_key"] = None  # the key (a bill number) is free again
+        changes["decided_at"] = now
+    waiting = definition.workflow.waiting
+    if target in waiting and source not in waiting:
+        changes["waiting_since"] = now  # the pledge's clock stops
+    elif source in waiting and target not in waiting:
+        changes["waiting_since"] = None
+        changes["decision_due"] = resumed_due_date(application, now)
     moved = db.session.execute(
         update(Application)
         .where(Application.id == application.id, Application.state == source)
@@ -474,8 +502,9 @@ def transition(application: Application, action: str, *, actor_role: str,
     if moved != 1:
         raise StaleState(source, action, actor_role)
     application.state = target
-    if final:
-        application.open_key = None
+    for name in ("open_key", "decided_at", "waiting_since", "decision_due"):
+        if name in changes:
+            setattr(application, name, changes[name])
     event = ApplicationEvent(application_id=application.id, action=action,
                              from_state=source, to_state=target, actor_role=actor_role,
                              actor_id=actor_id, note=note)

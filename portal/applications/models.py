@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import JSON, Date, ForeignKey, Index, String, UniqueConstraint
+from sqlalchemy import JSON, Date, ForeignKey, Index, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from portal.database import UTCDateTime, utcnow
@@ -48,6 +48,11 @@ class Application(db.Model):
     __table_args__ = (
         Index("ix_applications_user", "user_id", "submitted_at"),
         Index("ix_applications_department_state", "department", "state"),
+        # The work queue reads pages in due-date order (keyset on due date, id), by state
+        # or by whom a case is assigned to, within one department.
+        Index("ix_applications_queue_state", "department", "state", "decision_due", "id"),
+        Index("ix_applications_queue_assignee", "department", "assigned_to_id",
+              "decision_due", "id"),
         # At most one open application per key of a service (NULLs never collide).
         UniqueConstraint("service", "open_key", name="uq_applications_service_open_key"),
     )
@@ -75,8 +80,19 @@ class Application(db.Model):
     #: Set when the department's clock starts (at submission, or once paid).
     decision_due: Mapped[date | None] = mapped_column(Date)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    #: The applicant's names (English and Chinese) copied at submission, so staff can
+    #: search the queue by name without a join.
+    applicant_name: Mapped[str | None] = mapped_column(String(160))
+    #: The member of staff handling the case (None: in the department's unassigned pile).
+    assigned_to_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    #: Since when the department waits for the citizen (a workflow ``waiting`` state):
+    #: the pledge's clock is paused; the due date moves on when the citizen answers.
+    waiting_since: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    #: When the application reached a final state.
+    decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
-    user: Mapped[User] = relationship()
+    user: Mapped[User] = relationship(foreign_keys=[user_id])
+    assigned_to: Mapped[User | None] = relationship(foreign_keys=[assigned_to_id])
     events: Mapped[list[ApplicationEvent]] = relationship(
         back_populates="application", order_by="ApplicationEvent.id"
     )
@@ -104,9 +120,64 @@ class ApplicationEvent(db.Model):
     actor_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     #: A reason or message shown with the event (already in the words the actor chose).
     note: Mapped[str | None] = mapped_column(String(2000))
+    #: For a rejection: a code of ``portal.backoffice.reasons.REJECTION_REASONS``, shown
+    #: to the citizen in their own language (``note`` holds the free text, if any).
+    reason_code: Mapped[str | None] = mapped_column(String(40))
+    #: Staff-only entries (claimed, assigned) are not shown on the citizen's timeline.
+    internal: Mapped[bool] = mapped_column(default=False)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     application: Mapped[Application] = relationship(back_populates="events")
+
+
+class CaseNote(db.Model):
+    """An internal note on a case: staff of the department only, never the citizen."""
+
+    __tablename__ = "case_notes"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    application_id: Mapped[int] = mapped_column(
+        ForeignKey("applications.id", ondelete="CASCADE"), index=True
+    )
+    author_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    body: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    author: Mapped[User | None] = relationship()
+
+
+class MessageKind:
+    #: Staff to citizen, for information only.
+    MESSAGE = "message"
+    #: Staff to citizen, asking for more information (the citizen's task until answered).
+    INFORMATION_REQUEST = "information_request"
+    #: Citizen to staff: the answer to an information request (documents may come with it).
+    REPLY = "reply"
+
+
+class CaseMessage(db.Model):
+    """A message between the department and the citizen about one application."""
+
+    __tablename__ = "case_messages"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    #: Used in URLs; random.
+    public_id: Mapped[str] = mapped_column(String(32), unique=True)
+    application_id: Mapped[int] = mapped_column(
+        ForeignKey("applications.id", ondelete="CASCADE"), index=True
+    )
+    kind: Mapped[str] = mapped_column(String(24))
+    #: ``staff`` or ``citizen``.
+    sender: Mapped[str] = mapped_column(String(16))
+    author_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    body: Mapped[str] = mapped_column(Text)
+    #: A reply names the information request it answers.
+    in_reply_to_id: Mapped[int | None] = mapped_column(ForeignKey("case_messages.id"))
+    #: An information request: when the citizen answered it (None: still open).
+    answered_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    author: Mapped[User | None] = relationship()
 
 
 class Upload(db.Model):

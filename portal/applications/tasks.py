@@ -129,7 +129,7 @@ def lapse_unpaid_applications() -> int:
         with force_locale(application.user.preferred_language):
             title = str(definition.title)
         email_user(application.user, "applications/lapsed", service_title=title,
-                   reference=application.reference,
+                   reference=application.reference, application_id=application.id,
                    days=current_app.config["UNPAID_APPLICATION_DAYS"],
                    link=external_url("applications.detail", reference=application.reference))
         db.session.commit()

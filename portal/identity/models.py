@@ -36,6 +36,8 @@ class Department(db.Model):
     code: Mapped[str] = mapped_column(String(16), unique=True)
     name_en: Mapped[str] = mapped_column(String(200))
     name_zh: Mapped[str] = mapped_column(String(100))
+    #: Refunds above this many cents need a supervisor's approval (four eyes); None: never.
+    refund_approval_threshold: Mapped[int | None] = mapped_column(default=100_000)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     def name(self, locale: str) -> str:

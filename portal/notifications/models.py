@@ -50,3 +50,6 @@ class OutboxEmail(db.Model):
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     #: An issued receipt or credit note sent with the email as a PDF attachment.
     receipt_id: Mapped[int | None] = mapped_column(ForeignKey("receipts.id"))
+    #: The application the email is about, so its case shows each message's delivery state.
+    application_id: Mapped[int | None] = mapped_column(
+        ForeignKey("applications.id", ondelete="SET NULL"), index=True)

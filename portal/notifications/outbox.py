@@ -83,8 +83,11 @@ def _portal_name() -> str:
 
 
 def queue_email(
-    *, recipient: str, kind: str, locale: str, user_id: int | None = None, **context: Any
+    *, recipient: str, kind: str, locale: str, user_id: int | None = None,
+    application_id: int | None = None, **context: Any
 ) -> OutboxEmail:
+    """Render and add one email to the current transaction. ``application_id`` links it
+    to the application it is about: the case view shows its delivery state."""
     subject, text, html = render_email(kind, locale, **context)
     email = OutboxEmail(
         recipient=recipient,
@@ -94,6 +97,7 @@ def queue_email(
         body_text=text,
         body_html=html,
         user_id=user_id,
+        application_id=application_id,
     )
     db.session.add(email)
     db.session.flush()

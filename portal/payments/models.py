@@ -97,9 +97,15 @@ class RefundState(enum.StrEnum):
     SUCCEEDED = "succeeded"
     #: The provider refused; the reserved amount was released.
     FAILED = "failed"
+    #: Above the department's threshold: reserved, waiting for a supervisor (four eyes).
+    NEEDS_APPROVAL = "needs_approval"
+    #: A supervisor declined it; the reserved amount was released.
+    DECLINED = "declined"
 
 
 REFUND_MOVES: dict[RefundState, frozenset[RefundState]] = {
+    RefundState.NEEDS_APPROVAL: frozenset({RefundState.PROCESSING, RefundState.DECLINED}),
+    RefundState.DECLINED: frozenset(),
     RefundState.PROCESSING: frozenset({RefundState.SUCCEEDED, RefundState.FAILED}),
     RefundState.SUCCEEDED: frozenset(),
     RefundState.FAILED: frozenset(),
@@ -125,6 +131,11 @@ class Refund(db.Model):
     requested_by_id: Mapped[int | None] = mapped_column(
         ForeignKey("users.id", ondelete="SET NULL"))
     provider_reference: Mapped[str | None] = mapped_column(String(64))
+    #: Four eyes: the supervisor who approved or declined it (never the requester).
+    decided_by_id: Mapped[int | None] = mapped_column(
+        ForeignKey("users.id", ondelete="SET NULL"))
+    decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    decline_reason: Mapped[str | None] = mapped_column(String(500))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     completed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

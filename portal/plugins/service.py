@@ -45,6 +45,7 @@ STATE_LABELS: dict[str, Any] = {
     "paid": _l("Paid"),
     "completed": _l("Completed"),
     "lapsed": _l("Closed: not paid"),
+    "awaiting_information": _l("More information needed"),
 }
 ACTION_LABELS: dict[str, Any] = {
     "withdraw": _l("Withdraw application"),
@@ -55,6 +56,11 @@ ACTION_LABELS: dict[str, Any] = {
     "lapse": _l("Closed because the fee was not paid in time"),
     #: Not a move: recorded on the timeline when staff refund money (the state stays).
     "refunded": _l("Refunded"),
+    "request_information": _l("Ask for more information"),
+    "information_provided": _l("More information sent"),
+    #: Not moves: staff-only timeline entries of who handles the case.
+    "claimed": _l("Claimed"),
+    "assigned": _l("Assigned"),
 }
 #: A service that takes payment before processing starts here, and leaves by this action.
 AWAITING_PAYMENT = "awaiting_payment"
@@ -64,6 +70,11 @@ PAYMENT_RECEIVED = "payment_received"
 #: what it holds (a bill's one open payment, an exclusive key) is free again.
 LAPSE = "lapse"
 LAPSED = "lapsed"
+#: Staff ask the citizen for more: the case waits in this state (the pledge's clock is
+#: paused) until the citizen answers with ``INFORMATION_PROVIDED``.
+AWAITING_INFORMATION = "awaiting_information"
+REQUEST_INFORMATION = "request_information"
+INFORMATION_PROVIDED = "information_provided"
 
 
 class InvalidService(ValueError):
@@ -99,11 +110,15 @@ class Workflow:
     initial: str
     terminal: frozenset[str]
     transitions: tuple[Transition, ...]
+    #: States in which the department waits for the citizen: the pledge's clock stops
+    #: while the case is in one, and the due date moves on by the working days it waited.
+    waiting: frozenset[str] = frozenset()
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "states", tuple(self.states))
         object.__setattr__(self, "terminal", frozenset(self.terminal))
         object.__setattr__(self, "transitions", tuple(self.transitions))
+        object.__setattr__(self, "waiting", frozenset(self.waiting))
         self.check()
 
     def check(self) -> None:
@@ -116,6 +131,8 @@ class Workflow:
             raise InvalidService("the initial state cannot be terminal")
         if not self.terminal or not self.terminal <= known:
             raise InvalidService("terminal states must be some of the states")
+        if not self.waiting <= known or self.waiting & self.terminal:
+            raise InvalidService("waiting states must be states that are not terminal")
         seen: set[tuple[str, str]] = set()
         for move in self.transitions:
             if move.source not in known or move.target not in known:
@@ -159,9 +176,11 @@ class Workflow:
 #: supervisor; the citizen may withdraw until it is decided. Services that follow it use
 #: this one workflow instead of writing it out again.
 PAY_THEN_DECIDE = Workflow(
-    states=(AWAITING_PAYMENT, "received", "approved", "rejected", "withdrawn", LAPSED),
+    states=(AWAITING_PAYMENT, "received", AWAITING_INFORMATION, "approved", "rejected",
+            "withdrawn", LAPSED),
     initial=AWAITING_PAYMENT,
     terminal=frozenset({"approved", "rejected", "withdrawn", LAPSED}),
+    waiting=frozenset({AWAITING_INFORMATION}),
     transitions=(
         Transition(AWAITING_PAYMENT, PAYMENT_RECEIVED, "received", {"system"}),
         Transition(AWAITING_PAYMENT, "withdraw", "withdrawn", {"citizen"}),
@@ -169,6 +188,11 @@ PAY_THEN_DECIDE = Workflow(
         Transition("received", "withdraw", "withdrawn", {"citizen"}),
         Transition("received", "approve", "approved", {"officer", "supervisor"}),
         Transition("received", "reject", "rejected", {"officer", "supervisor"}),
+        Transition("received", REQUEST_INFORMATION, AWAITING_INFORMATION,
+                   {"officer", "supervisor"}),
+        Transition(AWAITING_INFORMATION, INFORMATION_PROVIDED, "received", {"citizen"}),
+        Transition(AWAITING_INFORMATION, "withdraw", "withdrawn", {"citizen"}),
+        Transition(AWAITING_INFORMATION, "reject", "rejected", {"officer", "supervisor"}),
     ),
 )
 

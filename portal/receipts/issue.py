@@ -305,7 +305,8 @@ def _queue_email(receipt: Receipt) -> object:
     kind = "receipts/credit_note" if receipt.kind == ReceiptKind.CREDIT_NOTE else "receipts/receipt"
     email = queue_email(
         recipient=user.email, kind=kind, locale=receipt.locale, user_id=user.id,
-        name=user.display_name(receipt.locale), number=receipt.number, amount=amount,
+        application_id=application.id, name=user.display_name(receipt.locale),
+        number=receipt.number, amount=amount,
         service_title=service_title, reference=application.reference,
         link=document_url("applications.detail", reference=application.reference),
     )

@@ -47,7 +47,12 @@ class Receipt(db.Model):
     cause: Mapped[str] = mapped_column(String(40), unique=True)
     kind: Mapped[str] = mapped_column(String(16), default=ReceiptKind.RECEIPT)
     status: Mapped[str] = mapped_column(String(16), default=ReceiptStatus.PENDING)
-    payment_id: Mapped[int] = mapped_column(ForeignKey("payments.id"), index=True)
+    #: The payment a receipt or credit note is for (None for an issued document, such
+    #: as a renewed licence, which belongs to ``application_id``).
+    payment_id: Mapped[int | None] = mapped_column(ForeignKey("payments.id"), index=True)
+    #: The application an issued document belongs to.
+    application_id: Mapped[int | None] = mapped_column(ForeignKey("applications.id"),
+                                                       index=True)
     refund_id: Mapped[int | None] = mapped_column(ForeignKey("refunds.id"))
     #: The department's code (``TD``).
     department: Mapped[str] = mapped_column(String(16))

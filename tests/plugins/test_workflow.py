@@ -124,6 +124,10 @@ PAY_THEN_DECIDE_MOVES = {
     ("received", "approve"): ("approved", {"officer", "supervisor"}),
     ("received", "reject"): ("rejected", {"officer", "supervisor"}),
     ("awaiting_payment", "lapse"): ("lapsed", {"system"}),
+    ("received", "request_information"): ("awaiting_information", {"officer", "supervisor"}),
+    ("awaiting_information", "information_provided"): ("received", {"citizen"}),
+    ("awaiting_information", "withdraw"): ("withdrawn", {"citizen"}),
+    ("awaiting_information", "reject"): ("rejected", {"officer", "supervisor"}),
 }
 PAY_THEN_DECIDE_ACTIONS = sorted(
     {action for _state, action in PAY_THEN_DECIDE_MOVES} | {"start_review"}
