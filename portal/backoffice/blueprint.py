@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from flask import Blueprint
 
-from portal.backoffice import payments, views
+from portal.backoffice import cases, payments, views
+from portal.backoffice.access import Permission, department_staff_required
 from portal.identity.auth import staff_required
 from portal.identity.models import Role
 
@@ -38,3 +39,7 @@ bp.add_url_rule(
     "/applications/<reference>/payments/<payment_id>/refund/confirm", "confirm_refund",
     staff_required()(payments.confirm_refund), methods=["POST"],
 )
+
+# A case: every answer, document, payment, message and action (department staff only).
+bp.add_url_rule("/cases/<reference>", "case",
+                department_staff_required(Permission.WORK_CASES)(cases.case))
