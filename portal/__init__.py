@@ -109,6 +109,12 @@ def _normalise_config(app: Flask) -> None:
     if debug_asked and cfg["ENVIRONMENT"] != "development":
         # Also catches `portal --debug run` and FLASK_DEBUG, which Flask applies later.
         raise RuntimeError("Debug mode is only allowed with PORTAL_ENVIRONMENT=development.")
+    from portal.identity.passwords import HASHERS
+
+    hashing = cfg.get("PASSWORD_HASHING") or "standard"
+    if hashing not in HASHERS or (hashing != "standard" and cfg["ENVIRONMENT"] != "testing"):
+        raise RuntimeError("PASSWORD_HASHING must be 'standard' (only the tests may lower it).")
+    cfg["PASSWORD_HASHING"] = hashing
 
     database_url = cfg.get("DATABASE_URL") or cfg.get("SQLALCHEMY_DATABASE_URI")
     if not database_url:

@@ -45,6 +45,9 @@ class DefaultConfig:
     #: Secure cookies are always set on requests that arrive over TLS (see
     #: ``portal.security``); set True to force them whatever the request says.
     SESSION_COOKIE_SECURE = False
+    #: How passwords are hashed: "standard" (argon2id, RFC 9106 low-memory profile). The
+    #: test suite alone may use "fast-for-tests"; any other environment refuses to start.
+    PASSWORD_HASHING = "standard"  # noqa: S105 - a profile name, not a password
     #: Idle minutes after which a signed-in session ends.
     SESSION_IDLE_MINUTES = 30
     #: Absolute hours after which a signed-in session ends.

@@ -9,26 +9,50 @@ from zxcvbn import zxcvbn
 MIN_LENGTH = 12
 MAX_LENGTH = 128
 
-# argon2-cffi's defaults are argon2id with RFC 9106's low-memory profile.
-_hasher = PasswordHasher()
-# Verified against when the email is unknown, so a wrong email costs as long as a wrong
-# password and timing does not tell which accounts exist.
-_DUMMY_HASH = _hasher.hash("not-a-real-password-used-for-timing")
+#: ``PASSWORD_HASHING`` names one of these. "standard" is argon2-cffi's default: argon2id
+#: with RFC 9106's low-memory profile (about 0.1 s a hash, on purpose). "fast-for-tests"
+#: exists only so the test suite does not spend minutes hashing; the app refuses it
+#: outside ``ENVIRONMENT="testing"``, and a hash made with it is upgraded by
+#: ``needs_rehash`` at the next sign-in under the standard profile.
+HASHERS = {
+    "standard": PasswordHasher(),
+    "fast-for-tests": PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1),
+}
+_dummy_hashes: dict[str, str] = {}
+
+
+def _hasher() -> PasswordHasher:
+    from flask import current_app, has_app_context
+
+    name = current_app.config.get("PASSWORD_HASHING", "standard") if has_app_context() \
+        else "standard"
+    return HASHERS[name]
+
+
+def _dummy_hash(hasher: PasswordHasher) -> str:
+    # Verified against when the email is unknown, so a wrong email costs as long as a
+    # wrong password and timing does not tell which accounts exist.
+    key = f"{hasher.time_cost}:{hasher.memory_cost}:{hasher.parallelism}"
+    if key not in _dummy_hashes:
+        _dummy_hashes[key] = hasher.hash("not-a-real-password-used-for-timing")
+    return _dummy_hashes[key]
 
 
 def hash_password(password: str) -> str:
-    return _hasher.hash(password)
+    return _hasher().hash(password)
 
 
 def verify_password(stored_hash: str | None, password: str) -> bool:
+    hasher = _hasher()
     try:
-        return _hasher.verify(stored_hash or _DUMMY_HASH, password) and stored_hash is not None
+        return hasher.verify(stored_hash or _dummy_hash(hasher), password) \
+            and stored_hash is not None
     except (VerifyMismatchError, VerificationError, InvalidHashError):
         return False
 
 
 def needs_rehash(stored_hash: str) -> bool:
-    return _hasher.check_needs_rehash(stored_hash)
+    return _hasher().check_needs_rehash(stored_hash)
 
 
 def password_problem(password: str, related: list[str] | None = None) -> str | None:
