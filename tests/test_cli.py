@@ -18,7 +18,12 @@ def test_demo_loads_the_demo_accounts_once(app, monkeypatch):
     assert "JBSWY3DPEHPK3PXP" in result.output
     again = runner.invoke(args=["demo"])
     assert "0 new records" in again.output
-    assert db.session.scalar(select(func.count()).select_from(User)) == 3
+    assert db.session.scalar(select(func.count()).select_from(User)) == 6
+    roles = {u.email: (u.role, u.department.code if u.department else None)
+             for u in db.session.scalars(select(User))}
+    assert roles["supervisor.td@example.com"] == ("supervisor", "TD")
+    assert roles["depadmin.td@example.com"] == ("department_admin", "TD")
+    assert roles["officer.try@example.com"] == ("officer", "TRY")
     officer = db.session.scalar(select(User).where(User.email == "officer.td@example.com"))
     assert officer.department.code == "TD"
     assert officer.totp_confirmed_at is not None
