@@ -24,7 +24,7 @@ from portal.forms import (
 from portal.forms import PortalForm as _PortalForm
 from portal.i18n import current_locale, format_day, format_hkd
 from portal.identity.districts import DISTRICTS
-from portal.identity.hkid import InvalidHKID, normalise_hkid
+from portal.identity.hkid import InvalidHKID, mask_hkid, normalise_hkid
 from portal.plugins.hookspecs import hookimpl
 from portal.plugins.service import (
     AWAITING_INFORMATION,
@@ -32,6 +32,7 @@ from portal.plugins.service import (
     PAY_THEN_DECIDE,
     REQUEST_INFORMATION,
     TOPICS,
+    DocumentSpec,
     Fee,
     IllegalTransition,
     InvalidService,
@@ -41,6 +42,7 @@ from portal.plugins.service import (
     Workflow,
 )
 from portal.plugins.strings import ServiceStrings
+from portal.receipts.documents import years_after
 
 #: The base of every service form: trimming, length limits, no control characters, CSRF.
 ServiceForm = _PortalForm
@@ -55,6 +57,7 @@ __all__ = [
     "AddressForm",
     "ConfirmField",
     "DateField",
+    "DocumentSpec",
     "EmailField",
     "Fee",
     "IllegalTransition",
@@ -84,6 +87,8 @@ __all__ = [
     "format_hkd",
     "hookimpl",
     "lazy_gettext",
+    "mask_hkid",
     "normalise_hkid",
     "profile_address",
+    "years_after",
 ]

@@ -36,10 +36,13 @@ bp.add_url_rule("/applications/<reference>/confirmation", "confirmation",
                 citizen_required(views.confirmation))
 bp.add_url_rule("/applications/<reference>/withdraw", "withdraw",
                 citizen_required(views.withdraw), methods=_both)
+bp.add_url_rule("/applications/<reference>/reply", "reply",
+                answers_limited(citizen_required(views.reply)), methods=_both)
 bp.add_url_rule("/uploads/<upload_id>", "download", signed_in_required(views.download))
 
 _TAG_COLOURS = {
     "awaiting_payment": "govuk-tag--yellow",
+    "awaiting_information": "govuk-tag--yellow",
     "approved": "govuk-tag--green",
     "paid": "govuk-tag--green",
     "completed": "govuk-tag--green",
@@ -51,11 +54,7 @@ _TAG_COLOURS = {
 @bp.app_template_global()
 def state_label(definition: object, state: str) -> str:
     """A state's name from its service, or the core's when the service is not loaded."""
-    from portal.plugins.service import STATE_LABELS
-
-    if definition is not None:
-        return str(definition.state_label(state))  # type: ignore[attr-defined]
-    return str(STATE_LABELS.get(state, state))
+    return views.state_name(definition, state)
 
 
 @bp.app_template_global()

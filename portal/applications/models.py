@@ -51,8 +51,11 @@ class Application(db.Model):
         # The work queue reads pages in due-date order (keyset on due date, id), by state
         # or by whom a case is assigned to, within one department.
         Index("ix_applications_queue_state", "department", "state", "decision_due", "id"),
-        Index("ix_applications_queue_assignee", "department", "assigned_to_id",
+        Index("ix_applications_queue_assignee", "department", "assigned_to_id", "state",
               "decision_due", "id"),
+        # The department's reports: received and decided per week.
+        Index("ix_applications_department_submitted", "department", "submitted_at"),
+        Index("ix_applications_department_decided", "department", "decided_at"),
         # At most one open application per key of a service (NULLs never collide).
         UniqueConstraint("service", "open_key", name="uq_applications_service_open_key"),
     )

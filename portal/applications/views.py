@@ -12,16 +12,17 @@ from flask_babel import gettext
 from flask_login import current_user
 from sqlalchemy import select
 
-from portal.applications import engine
+from portal.applications import engine, replies
 from portal.applications.fields import UploadField
+from portal.applications.forms import MAX_REPLY_DOCUMENTS, ReplyForm
 from portal.applications.models import Application, Draft, DraftStatus, Upload
 from portal.applications.uploads import UploadRejected, discard_files, path_for, store_upload
 from portal.extensions import db
 from portal.forms import error_summary
-from portal.i18n import current_locale
+from portal.i18n import current_locale, hong_kong_today
 from portal.identity.auth import may_handle_application
 from portal.plugins.manager import services
-from portal.plugins.service import IllegalTransition
+from portal.plugins.service import STATE_LABELS, IllegalTransition
 
 
 def dashboard() -> Any:
@@ -38,10 +39,14 @@ def dashboard() -> Any:
         select(Application).where(Application.user_id == current_user.id)
         .order_by(Application.submitted_at.desc())
     ).all()
+    catalogue = services_active()
+    attention = replies.needing_attention(applications, catalogue)
     return render_template(
         "applications/dashboard.html", applications=applications, drafts=drafts,
-        profile_complete=profile_complete, catalogue=services_active(),
-        expires_on=engine.draft_expires_on,
+        profile_complete=profile_complete, catalogue=catalogue,
+        expires_on=engine.draft_expires_on, attention=attention,
+        information_count=sum(1 for item in attention if item.kind == "information"),
+        payment_count=sum(1 for item in attention if item.kind == "payment"),
     )
 
 
@@ -299,16 +304,28 @@ def detail(reference: str) -> Any:
     definition = services_active().get(application.service)
     can_withdraw = bool(definition) and "withdraw" in definition.workflow.actions(
         application.state, "citizen")
+    from portal.applications.reasons import reason_text
     from portal.payments.ledger import payments_of
     from portal.payments.refunds import refunds_of
+    from portal.receipts.documents import documents_for
     from portal.receipts.downloads import receipts_of
 
     payments = payments_of(application)
+    terminal = definition is not None and application.state in definition.workflow.terminal
+    waiting = definition is not None and application.state in definition.workflow.waiting
     return render_template(
         "applications/detail.html", application=application, definition=definition,
         sections=engine.submitted_sections(application), can_withdraw=can_withdraw,
         payments=payments, pay_nonce=secrets.token_hex(16),
         receipts=receipts_of(application), refunds=refunds_of(payments),
+        documents=documents_for(application), reason_text=reason_text,
+        open_request=replies.open_request(application, definition),
+        thread=replies.thread_of(application),
+        # Staff-only entries (who claimed or was assigned the case) stay in the back office.
+        timeline=[event for event in reversed(application.events) if not event.internal],
+        decided=terminal, waiting=waiting,
+        overdue=(not terminal and not waiting and application.decision_due is not None
+                 and application.decision_due < hong_kong_today()),
     )
 
 
@@ -334,6 +351,103 @@ def withdraw(reference: str) -> Any:
         return redirect(url_for(".detail", reference=reference))
     return render_template("applications/withdraw.html", application=application,
                            definition=definition)
+
+
+def reply(reference: str) -> Any:
+    """Answer the department's request for more information, with documents if needed."""
+    application = own_application(reference)
+    definition = services_active().get(application.service)
+    request_message = replies.unanswered_request(application)
+    if request_message is None:
+        return _nothing_to_answer(application)
+    if not replies.can_answer(application, definition):
+        return _reply_refused(application)
+    form = ReplyForm()
+    documents_dropped = False
+    if form.is_submitted():
+        stored: list[Upload] = []
+        try:
+            outcome = _post_reply(application, form, stored)
+        except Exception:
+            db.session.rollback()
+            discard_files(stored)
+            raise
+        if outcome is not None:
+            return outcome
+        documents_dropped = bool(_chosen_files())
+    return render_template("applications/reply.html", application=application,
+                           definition=definition, request_message=request_message, form=form,
+                           documents_dropped=documents_dropped)
+
+
+def _nothing_to_answer(application: Application) -> Any:
+    if replies.answered_before(application):  # a second click, an old link
+        flash(gettext("We already have your reply to this request."), "success")
+    else:
+        flash(gettext("There is no request for more information to answer on this "
+                      "application."), "info")
+    return redirect(url_for(".detail", reference=application.reference))
+
+
+def _reply_refused(application: Application) -> Any:
+    """The case is no longer waiting for the citizen (decided, withdrawn, moved on)."""
+    state = state_name(services_active().get(application.service), application.state)
+    if request.method == "POST":
+        flash(gettext("Your reply was not sent: this application’s status is now "
+                      "“%(state)s”.", state=state), "error")
+    else:
+        flash(gettext("This application cannot take a reply now: its status is "
+                      "“%(state)s”.", state=state), "error")
+    return redirect(url_for(".detail", reference=application.reference))
+
+
+def state_name(definition: Any, state: str) -> str:
+    """A state's name from its service, or the core's when the service is not loaded."""
+    if definition is not None:
+        return str(definition.state_label(state))
+    return str(STATE_LABELS.get(state, state))
+
+
+def _chosen_files() -> list[Any]:
+    return [item for item in request.files.getlist("documents") if item and item.filename]
+
+
+def _post_reply(application: Application, form: ReplyForm, stored: list[Upload]) -> Any:
+    """Send the reply; a redirect, or None to show the form again with its errors."""
+    valid = form.validate()
+    chosen = _chosen_files()
+    problems: list[str] = []
+    if len(chosen) > MAX_REPLY_DOCUMENTS:
+        problems.append(gettext("Choose %(count)d files or fewer", count=MAX_REPLY_DOCUMENTS))
+        chosen = []
+    for item in chosen:
+        try:
+            stored.append(store_upload(item, field=form.documents, user_id=current_user.id,
+                                       draft_id=None))  # type: ignore[arg-type]
+        except UploadRejected as exc:
+            problems.append(gettext("%(name)s: %(problem)s", name=item.filename[-80:],
+                                    problem=str(exc)))
+    if problems:
+        form.documents.errors = problems
+    if not valid or problems:
+        # Nothing is kept from a reply that was not sent: the files go with it.
+        db.session.rollback()
+        discard_files(stored)
+        stored.clear()
+        return None
+    try:
+        replies.answer_information_request(application, current_user, form.message.data,
+                                           stored)
+    except replies.ReplyRefused as exc:
+        discard_files(stored)
+        stored.clear()
+        if isinstance(exc, replies.NoOpenRequest):
+            return _nothing_to_answer(application)
+        return _reply_refused(application)
+    stored.clear()  # committed: the files now belong to the reply
+    flash(gettext("Your reply has been sent. We will continue with your application."),
+          "success")
+    return redirect(url_for(".detail", reference=application.reference))
 
 
 def download(upload_id: str) -> Any:

@@ -43,3 +43,64 @@ bp.add_url_rule(
 # A case: every answer, document, payment, message and action (department staff only).
 bp.add_url_rule("/cases/<reference>", "case",
                 department_staff_required(Permission.WORK_CASES)(cases.case))
+
+# Four eyes: refunds above the department's threshold wait for a second person (never the
+# one who asked); the views answer 404 for another department's refund.
+bp.add_url_rule(
+    "/refunds/approvals", "refund_approvals",
+    department_staff_required(Permission.APPROVE_REFUNDS)(payments.refund_approvals),
+)
+bp.add_url_rule(
+    "/refunds/<public_id>/decision", "refund_decision",
+    department_staff_required(Permission.APPROVE_REFUNDS)(payments.refund_decision),
+    methods=["GET", "POST"],
+)
+
+# What staff do from the case page (each a POST with CSRF; the views check who may act).
+_case_work = department_staff_required(Permission.WORK_CASES)
+bp.add_url_rule("/cases/<reference>/claim", "case_claim", _case_work(cases.claim),
+                methods=["POST"])
+bp.add_url_rule("/cases/<reference>/assign", "case_assign",
+                department_staff_required(Permission.ASSIGN)(cases.assign),
+                methods=["GET", "POST"])
+bp.add_url_rule("/cases/<reference>/actions/<action>", "case_action", _case_work(cases.act),
+                methods=["GET", "POST"])
+bp.add_url_rule("/cases/<reference>/notes/new", "case_note", _case_work(cases.add_note),
+                methods=["GET", "POST"])
+bp.add_url_rule("/cases/<reference>/messages/new", "case_message",
+                _case_work(cases.send_message), methods=["GET", "POST"])
+
+# The department's work queue: filters, counts, bulk assignment and the CSV export.
+from portal.backoffice import queue_views  # noqa: E402 - appended with its routes
+
+bp.add_url_rule("/queue", "queue",
+                department_staff_required(Permission.WORK_CASES)(queue_views.queue_page))
+bp.add_url_rule("/queue/assign", "bulk_assign",
+                department_staff_required(Permission.ASSIGN)(queue_views.bulk_assign),
+                methods=["POST"])
+bp.add_url_rule("/queue.csv", "queue_csv",
+                department_staff_required(Permission.EXPORT)(queue_views.queue_csv))
+
+# Portal administrators: departments and staff accounts (roles, deactivation); department
+# administrators: their department's settings and audit log; reports for supervisors too.
+from portal.backoffice import audit_views, reports, settings_views  # noqa: E402 - appended
+
+_manage = department_staff_required(Permission.MANAGE_PORTAL)
+bp.add_url_rule("/admin/departments", "departments", _manage(views.departments))
+bp.add_url_rule("/admin/departments/new", "department_create",
+                _manage(views.department_create), methods=["GET", "POST"])
+bp.add_url_rule("/admin/departments/<int:department_id>/edit", "department_edit",
+                _manage(views.department_edit), methods=["GET", "POST"])
+bp.add_url_rule("/admin/staff/<int:user_id>/edit", "staff_edit", _manage(views.staff_edit),
+                methods=["GET", "POST"])
+bp.add_url_rule("/admin/staff/<int:user_id>/deactivate", "staff_deactivate",
+                _manage(views.staff_deactivate), methods=["POST"])
+bp.add_url_rule("/admin/staff/<int:user_id>/reactivate", "staff_reactivate",
+                _manage(views.staff_reactivate), methods=["POST"])
+bp.add_url_rule("/department/settings", "department_settings",
+                department_staff_required(Permission.DEPARTMENT_SETTINGS)(
+                    settings_views.department_settings), methods=["GET", "POST"])
+bp.add_url_rule("/audit", "audit_log",
+                department_staff_required(Permission.AUDIT)(audit_views.audit_log))
+bp.add_url_rule("/reports", "reports",
+                department_staff_required(Permission.REPORTS)(reports.dashboard))

@@ -8,10 +8,18 @@ from typing import Any
 
 from flask_babel import lazy_gettext as _l
 from wtforms import HiddenField
-from wtforms.validators import DataRequired
+from wtforms.validators import DataRequired, InputRequired, StopValidation
 
 from portal.applications.util import normalise_reference
-from portal.forms import PortalForm, SubmitButton, TextAreaField, TextField, ValidationError
+from portal.forms import (
+    PortalForm,
+    RadiosField,
+    SubmitButton,
+    TextAreaField,
+    TextField,
+    ValidationError,
+    as_choices,
+)
 from portal.i18n import format_hkd
 from portal.payments.refunds import REASON_MAX_LENGTH
 
@@ -104,3 +112,38 @@ class ConfirmRefundForm(PortalForm):
     """The confirmation's button; the nonce makes a repeated submission one refund."""
 
     nonce = HiddenField()
+
+
+APPROVE = "approve"
+DECLINE = "decline"
+
+
+class _DecisionField(RadiosField):
+    def pre_validate(self, form: Any) -> None:
+        # A value that is not one of the choices (a forged post) reads as no choice.
+        if self.data not in (APPROVE, DECLINE):
+            raise StopValidation(_l("Select whether to approve or decline the refund"))
+
+
+class RefundDecisionForm(PortalForm):
+    """A second person's decision on a refund above the department's threshold."""
+
+    decision = _DecisionField(
+        _l("Your decision"),
+        [InputRequired(_l("Select whether to approve or decline the refund"))],
+        choices=as_choices([
+            (APPROVE, _l("Approve: the money is sent back now")),
+            (DECLINE, _l("Decline: nothing is refunded")),
+        ]),
+    )
+    decline_reason = TextAreaField(
+        _l("Reason for declining"),
+        max_length=REASON_MAX_LENGTH,
+        description=_l("Only if you decline. Staff of your department see this reason; "
+                      "the applicant does not."),
+    )
+    submit = SubmitButton(_l("Record the decision"))
+
+    def validate_decline_reason(self, field: Any) -> None:
+        if self.decision.data == DECLINE and not field.data:
+            raise ValidationError(_l("Enter the reason for declining the refund"))

@@ -43,7 +43,10 @@ def payment_state_class(state: str) -> str:
 
 
 _REFUND_CLASSES = {"processing": "govuk-tag--yellow", "succeeded": "govuk-tag--green",
-                   "failed": "govuk-tag--red"}
+                   "failed": "govuk-tag--red",
+                   # The colours of the states the citizen reads the same way: waiting
+                   # for approval is "being processed", declined is "not refunded".
+                   "needs_approval": "govuk-tag--yellow", "declined": "govuk-tag--red"}
 
 
 @bp.app_template_global()

@@ -20,8 +20,13 @@ again": a network fault, an outage), after which it stays processing with its am
 reserved. A refund still processing ``STUCK_AFTER`` after it was asked for is logged as an
 error on every reconciliation run, for a person to look into.
 
-Four-eyes approval (Step 4) slots in between the two steps: a reservation that waits
-for a second member of staff before it is sent.
+Four eyes: a refund of more than its department's ``refund_approval_threshold`` is
+reserved as in step 1 but in state ``needs_approval``, so that nobody can over-refund
+meanwhile, and is not sent. Another member of staff with the right to approve, never the
+one who asked, then either approves it (``approve_refund``: a compare-and-set to
+``processing``, then step 2 as usual) or declines it (``decline_refund``: a
+compare-and-set to ``declined`` that releases the amount, once, like a refusal).
+Reconciliation never touches a refund waiting for approval: it has not been sent.
 """
 
 from __future__ import annotations
@@ -39,7 +44,7 @@ from portal.applications.models import ApplicationEvent
 from portal.audit import log as audit
 from portal.database import utcnow
 from portal.extensions import db
-from portal.identity.models import User
+from portal.identity.models import Department, User
 from portal.payments.ledger import provider_of
 from portal.payments.models import REFUND_MOVES, Payment, PaymentState, Refund, RefundState
 from portal.payments.providers import PERMANENT_REFUND_ERRORS
@@ -53,6 +58,8 @@ REASON_MAX_LENGTH = 500
 REFUND_ID = re.compile(r"^[0-9a-f]{32}$")
 #: The action of the application event recorded when a refund succeeds.
 REFUNDED_ACTION = "refunded"
+#: The action of the (staff-only) application event recorded when a refund is declined.
+DECLINED_ACTION = "refund_declined"
 #: A refund still processing this long after it was last touched is asked about again by
 #: reconciliation (a staff request may be asking the provider right now).
 RETRY_AFTER = timedelta(minutes=2)
@@ -95,12 +102,31 @@ class IllegalRefundMove(Exception):
     """A refund cannot go from its state to the one asked (a final state never changes)."""
 
 
+class NotYourDecision(RefundRefused):
+    """This member of staff may not approve or decline this refund."""
+
+
+class OwnRefund(NotYourDecision):
+    """Four eyes: the person who asked for a refund never approves or declines it."""
+
+
+class AlreadyDecided(Exception):  # noqa: N818 - reads as the outcome
+    """Someone decided first (or the refund never needed a decision): ``refund`` is the
+    row as it is now, with ``state`` and ``decided_by_id`` telling who did what."""
+
+    def __init__(self, refund: Refund) -> None:
+        self.refund = refund
+        super().__init__(f"refund {refund.public_id} is already {refund.state}")
+
+
 def refund(payment: Payment, amount: int, reason: str, staff: User, *,
            refund_id: str | None = None) -> Refund:
     """Give back ``amount`` cents of ``payment`` for ``reason``, asked by ``staff``.
 
-    Returns the refund, succeeded or failed as the provider said. ``refund_id`` (the
-    confirmation form's nonce) makes a repeated submission return the first refund.
+    Returns the refund, succeeded or failed as the provider said, or waiting for approval
+    (reserved, not sent) when the amount is above the department's threshold.
+    ``refund_id`` (the confirmation form's nonce) makes a repeated submission return the
+    first refund.
 
     :raises ValueError: the amount is not a positive whole number of cents, or the
         reason is empty or too long.
@@ -110,13 +136,31 @@ def refund(payment: Payment, amount: int, reason: str, staff: User, *,
     """
     reserved = reserve_refund(payment, amount, reason, staff, refund_id=refund_id)
     if reserved.state != RefundState.PROCESSING:
-        return reserved  # a repeated submission of a refund already answered
+        return reserved  # waiting for approval, or a repeated submission already answered
     return send_refund(reserved)
+
+
+def approval_threshold(payment: Payment) -> int | None:
+    """Cents above which a refund of ``payment`` needs a second person (None: never)."""
+    return db.session.scalar(
+        select(Department.refund_approval_threshold)
+        .where(Department.code == payment.application.department))
+
+
+def needs_approval(payment: Payment, amount: int) -> bool:
+    """Whether a refund of ``amount`` is above its department's threshold (strictly)."""
+    threshold = approval_threshold(payment)
+    return threshold is not None and amount > threshold
 
 
 def reserve_refund(payment: Payment, amount: int, reason: str, staff: User, *,
                    refund_id: str | None = None) -> Refund:
-    """Reserve ``amount`` on ``payment`` and record the refund (processing); committed."""
+    """Reserve ``amount`` on ``payment`` and record the refund; committed.
+
+    The refund is processing (to be sent), or waiting for approval when the amount is
+    above the department's threshold: reserved all the same, so that nobody else can
+    refund it meanwhile.
+    """
     if isinstance(amount, bool) or not isinstance(amount, int) or amount <= 0:
         raise ValueError("a refund is a positive whole number of cents")
     reason = (reason or "").strip()
@@ -130,10 +174,12 @@ def reserve_refund(payment: Payment, amount: int, reason: str, staff: User, *,
     existing = _refund_with_id(refund_id)
     if existing is not None:
         return _same_refund(existing, payment, amount, staff)
+    threshold = approval_threshold(payment)
+    waits = threshold is not None and amount > threshold
     now = utcnow()
     row = Refund(public_id=refund_id, payment_id=payment.id, amount=amount, reason=reason,
-                 state=RefundState.PROCESSING, requested_by_id=staff.id, created_at=now,
-                 updated_at=now)
+                 state=RefundState.NEEDS_APPROVAL if waits else RefundState.PROCESSING,
+                 requested_by_id=staff.id, created_at=now, updated_at=now)
     try:
         db.session.add(row)
         db.session.flush()  # a second submission of the same form stops here
@@ -160,11 +206,16 @@ def reserve_refund(payment: Payment, amount: int, reason: str, staff: User, *,
     audit.record("refund.requested", actor=staff, target=row,
                  department=payment.application.department,
                  details={"amount": amount, "payment": payment.public_id})
+    if waits:
+        audit.record("refund.sent_for_approval", actor=staff, target=row,
+                     department=payment.application.department,
+                     details={"amount": amount, "payment": payment.public_id,
+                              "threshold": threshold})
     # Committed before the provider is called: no lock is held while it works.
     db.session.commit()
     db.session.refresh(payment)
-    log.info("refund %s of %d cents reserved on payment %s by user %s", row.public_id,
-             amount, payment.public_id, staff.id)
+    log.info("refund %s of %d cents reserved on payment %s by user %s%s", row.public_id,
+             amount, payment.public_id, staff.id, " (waiting for approval)" if waits else "")
     return row
 
 
@@ -178,6 +229,110 @@ def _same_refund(existing: Refund, payment: Payment, amount: int, staff: User) -
             payment.id, amount, staff.id):
         raise DuplicateRefund(f"refund id {existing.public_id} is taken")
     return existing
+
+
+def _check_decider(row: Refund, staff: User) -> None:
+    """Four eyes, in the domain and not only in the view: another person, with the right
+    to approve refunds, of the department handling the refund's application."""
+    from portal.backoffice.access import Permission, can
+
+    if row.requested_by_id is not None and row.requested_by_id == staff.id:
+        raise OwnRefund(f"user {staff.id} asked for refund {row.public_id}")
+    department = staff.department
+    if (not can(staff, Permission.APPROVE_REFUNDS) or department is None
+            or department.code != row.payment.application.department):
+        raise NotYourDecision(f"user {staff.id} may not decide refund {row.public_id}")
+
+
+def _waiting(row: Refund) -> None:
+    if row.state != RefundState.NEEDS_APPROVAL:
+        raise AlreadyDecided(row)
+
+
+def approve_refund(row: Refund, staff: User) -> Refund:
+    """``staff`` approves a refund waiting for approval, which is then sent at once (as
+    ``send_refund``, with the refund's id as the provider's idempotency key).
+
+    :raises OwnRefund: ``staff`` asked for it.
+    :raises NotYourDecision: ``staff`` may not approve refunds of its department.
+    :raises AlreadyDecided: someone approved or declined it first.
+    :raises RefundPending: approved, but the provider could not be reached; the refund
+        stays processing and reconciliation sends it later.
+    """
+    _check_decider(row, staff)
+    _waiting(row)
+    if not move_refund(row, RefundState.PROCESSING, decided_by_id=staff.id,
+                       decided_at=utcnow()):
+        db.session.commit()
+        raise AlreadyDecided(row)
+    payment = row.payment
+    audit.record("refund.approved", actor=staff, target=row,
+                 department=payment.application.department,
+                 details={"amount": row.amount, "payment": payment.public_id,
+                          "requested_by": row.requested_by_id})
+    db.session.commit()  # approved whatever the provider says next
+    log.info("refund %s approved by user %s", row.public_id, staff.id)
+    return send_refund(row)
+
+
+def decline_refund(row: Refund, staff: User, reason: str) -> Refund:
+    """``staff`` declines a refund waiting for approval, for ``reason``: its amount is
+    released (once: only the move that wins releases) and the case's timeline says so
+    (an entry for staff only).
+
+    :raises ValueError: the reason is empty or too long.
+    :raises OwnRefund: ``staff`` asked for it.
+    :raises NotYourDecision: ``staff`` may not decline refunds of its department.
+    :raises AlreadyDecided: someone approved or declined it first.
+    """
+    reason = (reason or "").strip()
+    if not reason or len(reason) > REASON_MAX_LENGTH:
+        raise ValueError(f"declining needs a reason of 1 to {REASON_MAX_LENGTH} characters")
+    _check_decider(row, staff)
+    _waiting(row)
+    now = utcnow()
+    if not move_refund(row, RefundState.DECLINED, decided_by_id=staff.id, decided_at=now,
+                       decline_reason=reason, completed_at=now):
+        db.session.commit()
+        raise AlreadyDecided(row)
+    _release(row)
+    application = row.payment.application
+    db.session.add(ApplicationEvent(
+        application_id=application.id, action=DECLINED_ACTION,
+        from_state=application.state, to_state=application.state, actor_role=staff.role,
+        actor_id=staff.id, note=f"{refund_note(row.amount)}: {reason}", internal=True))
+    audit.record("refund.declined", actor=staff, target=row,
+                 department=application.department,
+                 details={"amount": row.amount, "payment": row.payment.public_id,
+                          "requested_by": row.requested_by_id})
+    db.session.commit()
+    db.session.refresh(row.payment)
+    log.info("refund %s declined by user %s; %d cents released", row.public_id, staff.id,
+             row.amount)
+    return row
+
+
+def waiting_for_approval(department: str, limit: int) -> tuple[list[Refund], int]:
+    """The department's refunds waiting for approval, oldest first (at most ``limit``),
+    and how many there are in all."""
+    from sqlalchemy import func
+    from sqlalchemy.orm import selectinload
+
+    from portal.applications.models import Application
+
+    waiting = (select(Refund).join(Payment, Payment.id == Refund.payment_id)
+               .join(Application, Application.id == Payment.application_id)
+               .where(Refund.state == RefundState.NEEDS_APPROVAL.value,
+                      Application.department == department))
+    # The page names each refund's application and applicant: loaded in three queries.
+    rows = list(db.session.scalars(
+        waiting.options(selectinload(Refund.payment).selectinload(Payment.application)
+                        .selectinload(Application.user))
+        .order_by(Refund.created_at, Refund.id).limit(limit)))
+    total = len(rows)
+    if total == limit:
+        total = db.session.scalar(select(func.count()).select_from(waiting.subquery()))
+    return rows, total
 
 
 def send_refund(row: Refund) -> Refund:
@@ -251,17 +406,23 @@ def _record_failure(row: Refund) -> None:
     if not move_refund(row, RefundState.FAILED, completed_at=utcnow()):
         db.session.commit()
         return
-    db.session.execute(
-        update(Payment).where(Payment.id == row.payment_id)
-        .values(refunded_amount=Payment.refunded_amount - row.amount, updated_at=utcnow())
-        .execution_options(synchronize_session=False)
-    )
+    _release(row)
     audit.record("refund.failed", target=row, department=row.payment.application.department,
                  details={"amount": row.amount, "payment": row.payment.public_id})
     db.session.commit()
     db.session.refresh(row.payment)
     log.warning("refund %s was refused by the provider; %d cents released", row.public_id,
                 row.amount)
+
+
+def _release(row: Refund) -> None:
+    """Give the payment back the amount ``row`` reserved; only after the move to a final
+    state without money moving (failed, declined) was won, so once."""
+    db.session.execute(
+        update(Payment).where(Payment.id == row.payment_id)
+        .values(refunded_amount=Payment.refunded_amount - row.amount, updated_at=utcnow())
+        .execution_options(synchronize_session=False)
+    )
 
 
 def refund_note(amount: int) -> str:

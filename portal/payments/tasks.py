@@ -92,7 +92,9 @@ def reconcile_refunds() -> ReconciledRefunds:
         if row is None or row.state != RefundState.PROCESSING:
             continue
         result.checked += 1
-        public_id, asked_at = row.public_id, row.created_at
+        # Sent when approved (four eyes) or else when asked for: a refund that waited a
+        # day for approval is not stuck the moment it is sent.
+        public_id, asked_at = row.public_id, row.decided_at or row.created_at
         try:
             send_refund(row)
         except Exception as exc:  # noqa: BLE001 - one refund's problem stops no other

@@ -9,8 +9,9 @@ with a clear reason instead of failing later in front of a citizen.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import date
 from typing import Any
 
 from flask_babel import lazy_gettext as _l
@@ -59,6 +60,7 @@ ACTION_LABELS: dict[str, Any] = {
     "request_information": _l("Ask for more information"),
     "information_provided": _l("More information sent"),
     #: Not moves: staff-only timeline entries of who handles the case.
+    "refund_declined": _l("Refund declined"),
     "claimed": _l("Claimed"),
     "assigned": _l("Assigned"),
 }
@@ -254,6 +256,49 @@ def _no_fee(_answers: Mapping[str, Any]) -> Fee:
     return Fee(0)
 
 
+DOCUMENT_NAME_PATTERN = re.compile(r"^[a-z][a-z0-9_]{1,19}$")
+DOCUMENT_TEMPLATE_PATTERN = re.compile(r"^[a-z0-9_][a-z0-9_-]*(/[a-z0-9_][a-z0-9_-]*)*\.html$")
+
+
+@dataclass(frozen=True)
+class DocumentSpec:
+    """A document the service issues when an application is approved (a renewed licence):
+    numbered in its own series, signed, rendered in English and Chinese, and verifiable
+    like a receipt (see docs/plugins.md and docs/receipts.md)."""
+
+    #: ``licence``: names it in the application's documents and in its signed payload.
+    name: str
+    #: What it is, printed as its heading and shown by the verify page (lazy text).
+    title: Any
+    #: Code of its number series: ``LIC`` numbers ``TD/LIC/2026-27/000001``.
+    series: str
+    #: The last day it is valid, from the answers and the first day (the day of approval,
+    #: Hong Kong time); ``None`` (or no function): valid with no end date.
+    validity: Callable[[Mapping[str, Any], date], date | None] | None = None
+    #: Extra lines printed on it: ``(label, value)`` pairs from the answers (lazy labels).
+    facts: Callable[[Mapping[str, Any]], Sequence[tuple[Any, Any]]] | None = None
+    #: Its own page in the service's ``templates/<service>/`` folder, extending
+    #: ``receipts/issued_document.html``; ``None``: the core's page.
+    template: str | None = None
+
+    def __post_init__(self) -> None:
+        if not DOCUMENT_NAME_PATTERN.match(self.name or ""):
+            raise InvalidService(
+                f"document name {self.name!r} must be 2-20 lower-case letters, digits or _")
+        if not str(self.title).strip():
+            raise InvalidService(f"document {self.name!r} needs a title")
+        if not re.fullmatch(r"[A-Z]{2,8}", self.series or "") or self.series == "CN":
+            raise InvalidService(f"document {self.name!r}: series must be 2-8 capital "
+                                 "letters like LIC (CN is the credit notes')")
+        for what in ("validity", "facts"):
+            if getattr(self, what) is not None and not callable(getattr(self, what)):
+                raise InvalidService(f"document {self.name!r}: {what} must be a function")
+        if self.template is not None and (
+                ".." in self.template or not DOCUMENT_TEMPLATE_PATTERN.match(self.template)):
+            raise InvalidService(f"document {self.name!r}: template must be a file name "
+                                 "like licence.html in the service's template folder")
+
+
 @dataclass(frozen=True)
 class ServiceDefinition:
     """An e-service, as a plugin declares it through ``register_services``."""
@@ -293,9 +338,16 @@ class ServiceDefinition:
     #: Names of the service's own states and actions (the core names the common ones).
     state_labels: Mapping[str, Any] = field(default_factory=dict)
     action_labels: Mapping[str, Any] = field(default_factory=dict)
+    #: What it issues when an application is approved (``DocumentSpec``; none by default).
+    documents: tuple[DocumentSpec, ...] = ()
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "steps", tuple(self.steps))
+        object.__setattr__(self, "documents", tuple(self.documents))
+        if not all(isinstance(d, DocumentSpec) for d in self.documents):
+            raise InvalidService(f"service {self.name!r}: documents must be DocumentSpec")
+        if len({d.name for d in self.documents}) != len(self.documents):
+            raise InvalidService(f"service {self.name!r}: document names must be unique")
         object.__setattr__(self, "requirements", tuple(self.requirements))
         object.__setattr__(self, "keywords", tuple(self.keywords))
         if not NAME_PATTERN.match(self.name or ""):

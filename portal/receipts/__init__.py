@@ -1,4 +1,5 @@
-"""Receipts and credit notes: numbering, rendering, signing and verification."""
+"""Receipts, credit notes and documents issued on approval: numbering, rendering, signing
+and verification."""
 
 from __future__ import annotations
 

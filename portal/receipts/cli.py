@@ -108,7 +108,8 @@ def verify_command(pdf: str | None, payload: str | None, keys_file: str | None,
                    keys_url: str | None) -> None:
     """Check a receipt PDF (or a scanned payload) against the published keys, offline.
 
-    Exits 0 and prints what the receipt says when it is genuine; exits 1 with the reason
+    Works the same for an issued document (a renewed licence). Exits 0 and prints what
+    the receipt says when it is genuine; exits 1 with the reason
     when it is not (not a PDF, no payload, changed, or signed with an unknown key).
     """
     from portal.receipts import offline, signing
@@ -143,11 +144,15 @@ def verify_command(pdf: str | None, payload: str | None, keys_file: str | None,
         except offline.OfflineError as error:
             raise click.ClickException(f"NOT VERIFIED: {error}") from error
         if missing:
+            what = "document" if result.is_document else "receipt"
             raise click.ClickException(
                 "NOT GENUINE: the printed document does not match its signed payload "
                 f"(not printed on it: {'; '.join(missing)}). The signed payload is "
-                f"genuine (receipt {result.number}) but the pages are not that receipt."
+                f"genuine ({what} {result.number}) but the pages are not that {what}."
             )
+    if result.is_document:
+        _echo_document(result, checked_pdf=pdf is not None)
+        return
     from portal.receipts.numbering import HONG_KONG
 
     kind = "Credit note" if result.kind == "credit_note" else "Receipt"
@@ -167,3 +172,27 @@ def verify_command(pdf: str | None, payload: str | None, keys_file: str | None,
     click.echo(f"Short code:            {result.short_code}")
     click.echo(f"Key id:                {result.key_id}")
     click.echo("Refunds and voiding are not shown offline: check the verify page for them.")
+
+
+def _echo_document(result: Any, *, checked_pdf: bool) -> None:
+    """What a genuine issued document (a renewed licence) says."""
+    from portal.receipts.numbering import HONG_KONG
+
+    local = result.issued_at.astimezone(HONG_KONG)
+    click.echo(f"GENUINE: the signature is valid (key {result.key_id}).")
+    if checked_pdf:
+        click.echo("The printed number, days of validity and code match the signed payload.")
+    click.echo(f"Document number:       {result.number}")
+    click.echo(f"Document:              {result.document}")
+    click.echo(f"Valid from:            {result.valid_from:%Y-%m-%d}")
+    click.echo("Valid until:           " + (f"{result.valid_until:%Y-%m-%d}"
+                                             if result.valid_until else "no end date"))
+    click.echo(f"Issued:                {local:%Y-%m-%d %H:%M:%S} HKT "
+               f"({result.issued_at:%Y-%m-%dT%H:%M:%SZ})")
+    click.echo(f"Department:            {result.department}")
+    click.echo(f"Service:               {result.service}")
+    click.echo(f"Application reference: {result.reference}")
+    click.echo(f"Holder:                {result.masked_name}")
+    click.echo(f"Short code:            {result.short_code}")
+    click.echo(f"Key id:                {result.key_id}")
+    click.echo("Voiding and expiry are not shown offline: check the verify page for them.")

@@ -1,4 +1,5 @@
-"""Handing out issued receipts: to the citizen who paid, to staff of the department, by email.
+"""Handing out issued receipts and documents: to the citizen whose application it is, to
+staff of the department, by email.
 
 The bytes served are exactly the bytes stored when the receipt was issued, checked against
 the SHA-256 recorded then: a file changed on disk is never served (a 500 that is logged),
@@ -15,7 +16,7 @@ from typing import Any
 
 from flask import Response, abort
 from flask_login import current_user
-from sqlalchemy import select
+from sqlalchemy import or_, select
 
 from portal.applications.models import Application
 from portal.audit import log as audit
@@ -46,16 +47,24 @@ def stored_pdf(receipt: Receipt) -> bytes:
 
 
 def download_filename(receipt: Receipt) -> str:
-    """``receipt-TD-2026-27-000123.pdf`` (``credit-note-...`` for a credit note)."""
-    prefix = "credit-note" if receipt.kind == ReceiptKind.CREDIT_NOTE else "receipt"
+    """``receipt-TD-2026-27-000123.pdf`` (``credit-note-...`` for a credit note, the
+    document's name for an issued document: ``licence-TD-LIC-2026-27-000001.pdf``)."""
+    if receipt.kind == ReceiptKind.DOCUMENT:
+        from portal.receipts.documents import document_name
+
+        prefix = document_name(receipt).replace("_", "-")
+    else:
+        prefix = "credit-note" if receipt.kind == ReceiptKind.CREDIT_NOTE else "receipt"
     return f"{prefix}-{re.sub(r'[^A-Za-z0-9-]+', '-', receipt.number or receipt.public_id)}.pdf"
 
 
 def receipts_of(application: Application) -> list[Receipt]:
-    """Receipts and credit notes of an application's payments, oldest first."""
+    """Receipts and credit notes of an application's payments, oldest first (its issued
+    documents are ``documents.documents_for``)."""
     return list(db.session.scalars(
         select(Receipt).join(Payment, Receipt.payment_id == Payment.id)
-        .where(Payment.application_id == application.id)
+        .where(Payment.application_id == application.id,
+               Receipt.kind.in_([ReceiptKind.RECEIPT.value, ReceiptKind.CREDIT_NOTE.value]))
         .order_by(Receipt.created_at, Receipt.id)
     ))
 
@@ -72,12 +81,15 @@ def _visible_application(reference: str) -> Application:
 
 
 def download_receipt(reference: str, public_id: str) -> Any:
-    """``GET /applications/<reference>/receipts/<public_id>.pdf``: the stored bytes."""
+    """``GET /applications/<reference>/receipts/<public_id>.pdf``: the stored bytes of a
+    receipt, credit note or issued document of that application."""
     application = _visible_application(reference)
     receipt = db.session.scalar(
-        select(Receipt).join(Payment, Receipt.payment_id == Payment.id)
-        .where(Receipt.public_id == public_id, Payment.application_id == application.id,
-               Receipt.status == ReceiptStatus.ISSUED.value)
+        select(Receipt).outerjoin(Payment, Receipt.payment_id == Payment.id)
+        .where(Receipt.public_id == public_id,
+               Receipt.status == ReceiptStatus.ISSUED.value,
+               or_(Payment.application_id == application.id,
+                   Receipt.application_id == application.id))
     )
     if receipt is None:
         abort(404)
@@ -87,7 +99,8 @@ def download_receipt(reference: str, public_id: str) -> Any:
         log.error("receipt not served: %s", exc)
         abort(500)
     if current_user.is_staff:
-        audit.record("receipt.downloaded", actor=current_user, target=receipt,
+        action = "document.downloaded" if receipt.is_document else "receipt.downloaded"
+        audit.record(action, actor=current_user, target=receipt,
                      department=receipt.department,
                      details={"application": application.reference, "number": receipt.number})
         db.session.commit()

@@ -1,8 +1,10 @@
 """Asking for receipts and issuing each exactly once.
 
 ``request_receipt`` / ``request_credit_note`` add a pending ``Receipt`` to the transaction
-of their cause (a payment that succeeded, a refund that completed): the row is the outbox
-entry of the document, unique per cause. After commit a job (``issue_receipt``) takes it:
+of their cause (a payment that succeeded, a refund that completed); issued documents (a
+renewed licence) come the same way from ``documents.request_documents`` in the approving
+transaction. The row is the outbox entry of the document, unique per cause. After commit a
+job (``issue_receipt``) takes it:
 
 1. claims the row (compare-and-set on ``claimed_until``), so one worker works on it;
 2. numbers it in one short transaction (``numbering.take_number``), never again after;
@@ -26,6 +28,7 @@ from flask import after_this_request, current_app, has_request_context
 from sqlalchemy import event, or_, select, update
 from sqlalchemy.orm import Session
 
+from portal.applications.models import Application
 from portal.database import utcnow
 from portal.extensions import db
 from portal.i18n import LOCALES
@@ -67,7 +70,7 @@ def request_receipt(payment: Payment) -> Receipt:
     return _request(
         cause=f"payment:{payment.id}", kind=ReceiptKind.RECEIPT, payment=payment,
         refund=None, amount=payment.amount, department=application.department,
-        locale=_citizen_locale(payment),
+        locale=citizen_locale(application),
     )
 
 
@@ -77,33 +80,39 @@ def request_credit_note(refund: Refund) -> Receipt:
     return _request(
         cause=f"refund:{refund.id}", kind=ReceiptKind.CREDIT_NOTE, payment=payment,
         refund=refund, amount=refund.amount, department=payment.application.department,
-        locale=_citizen_locale(payment),
+        locale=citizen_locale(payment.application),
     )
 
 
-def _citizen_locale(payment: Payment) -> str:
+def citizen_locale(application: Application) -> str:
     """The language the citizen's emails use: their preference, else the application's."""
-    application = payment.application
     preferred = getattr(application.user, "preferred_language", None)
     if preferred in LOCALES:
         return str(preferred)
     return application.locale if application.locale in LOCALES else LOCALES[0]
 
 
-def _request(*, cause: str, kind: ReceiptKind, payment: Payment, refund: Refund | None,
-             amount: int, department: str, locale: str) -> Receipt:
+def _request(*, cause: str, kind: ReceiptKind, payment: Payment | None,
+             refund: Refund | None, amount: int, department: str, locale: str,
+             application: Application | None = None, series: str | None = None,
+             created_at: datetime | None = None) -> Receipt:
+    """The pending row of ``cause`` (inserted once, however often or concurrently asked);
+    an issued document has no payment but its ``application`` and a preset ``series``."""
     existing = db.session.scalar(select(Receipt).where(Receipt.cause == cause))
     if existing is not None:
         return existing
-    now = utcnow()
+    now = created_at or utcnow()
     # Another transaction asking for the same document (the unique cause) makes this
     # insert wait for it and then do nothing: one document per cause, and no error.
     inserted = numbering.insert_unless_present(
         Receipt, "cause", public_id=secrets.token_hex(16), cause=cause, kind=kind.value,
-        status=ReceiptStatus.PENDING.value, payment_id=payment.id,
+        status=ReceiptStatus.PENDING.value,
+        payment_id=payment.id if payment is not None else None,
+        application_id=application.id if application is not None else None,
         refund_id=refund.id if refund is not None else None, department=department,
-        locale=locale, amount=amount, currency=payment.currency, attempts=0,
-        next_attempt_at=now, created_at=now,
+        locale=locale, amount=amount,
+        currency=payment.currency if payment is not None else "HKD", series=series,
+        attempts=0, next_attempt_at=now, created_at=now,
     )
     receipt = db.session.scalars(select(Receipt).where(Receipt.cause == cause)).one()
     if inserted:
@@ -222,7 +231,9 @@ def _numbered(receipt_id: int) -> Receipt | None:
     if receipt is None or receipt.status == ReceiptStatus.ISSUED:
         return None
     if receipt.status == ReceiptStatus.PENDING:
-        series = numbering.series_for(receipt.department, receipt.kind, _moment_of(receipt))
+        # A document's series was set when it was asked for (its service's code).
+        series = receipt.series or numbering.series_for(
+            receipt.department, receipt.kind, _moment_of(receipt))
         db.session.rollback()  # numbering starts its own short transaction
         numbering.take_number(receipt_id, series)  # None: numbered meanwhile, by another
         receipt = db.session.get(Receipt, receipt_id)
@@ -233,7 +244,10 @@ def _numbered(receipt_id: int) -> Receipt | None:
 
 
 def _moment_of(receipt: Receipt) -> datetime:
-    """The moment whose fiscal year numbers the document: payment success, refund done."""
+    """The moment whose fiscal year numbers the document: payment success, refund done,
+    or (an issued document) when it was asked for."""
+    if receipt.payment is None:
+        return receipt.created_at
     if receipt.kind == ReceiptKind.CREDIT_NOTE and receipt.refund is not None:
         return receipt.refund.completed_at or receipt.refund.updated_at
     return receipt.payment.succeeded_at or receipt.payment.updated_at
@@ -257,8 +271,7 @@ def _render_and_finish(receipt: Receipt) -> storage.StoredFile | None:
     if receipt is None or receipt.status != ReceiptStatus.NUMBERED:
         db.session.rollback()
         return None
-    payment = receipt.payment
-    _ = (payment.application.user, receipt.refund)  # loaded while attached
+    _ = (receipt.owning_application().user, receipt.payment, receipt.refund)  # loaded now
     db.session.expunge(receipt)
     receipt.issued_at = utcnow()
     signing.sign_receipt(receipt)
@@ -296,7 +309,11 @@ def _queue_email(receipt: Receipt) -> object:
     from portal.plugins.manager import services
     from portal.public_urls import document_url
 
-    application = receipt.payment.application
+    if receipt.is_document:
+        from portal.receipts.documents import queue_document_email
+
+        return queue_document_email(receipt)
+    application = receipt.owning_application()
     user = application.user
     definition = services(current_app).active.get(application.service)
     with force_locale(receipt.locale):

@@ -13,6 +13,7 @@ from datetime import datetime
 from sqlalchemy import ForeignKey, Index, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from portal.applications.models import Application
 from portal.database import UTCDateTime, utcnow
 from portal.extensions import db
 from portal.payments.models import Payment, Refund
@@ -21,6 +22,9 @@ from portal.payments.models import Payment, Refund
 class ReceiptKind(enum.StrEnum):
     RECEIPT = "receipt"
     CREDIT_NOTE = "credit_note"
+    #: A document a service issues on approval (a renewed licence): which one is named by
+    #: its cause, ``document:<application id>:<DocumentSpec.name>``.
+    DOCUMENT = "document"
 
 
 class ReceiptStatus(enum.StrEnum):
@@ -43,7 +47,8 @@ class Receipt(db.Model):
     #: Used in URLs; random.
     public_id: Mapped[str] = mapped_column(String(32), unique=True)
     #: One document per cause: ``payment:<id>`` for a receipt, ``refund:<id>`` for a
-    #: credit note. The unique constraint makes "issued exactly once" hold under races.
+    #: credit note, ``document:<application id>:<name>`` for an issued document. The
+    #: unique constraint makes "issued exactly once" hold under races.
     cause: Mapped[str] = mapped_column(String(40), unique=True)
     kind: Mapped[str] = mapped_column(String(16), default=ReceiptKind.RECEIPT)
     status: Mapped[str] = mapped_column(String(16), default=ReceiptStatus.PENDING)
@@ -56,7 +61,8 @@ class Receipt(db.Model):
     refund_id: Mapped[int | None] = mapped_column(ForeignKey("refunds.id"))
     #: The department's code (``TD``).
     department: Mapped[str] = mapped_column(String(16))
-    #: Where the number comes from, e.g. ``TD/2026-27`` (credit notes: ``TD/CN/2026-27``).
+    #: Where the number comes from, e.g. ``TD/2026-27`` (credit notes: ``TD/CN/2026-27``,
+    #: documents their own, ``TD/LIC/2026-27``, set when they are asked for).
     series: Mapped[str | None] = mapped_column(String(40))
     sequence: Mapped[int | None]
     #: The number printed, e.g. ``TD/2026-27/000123``.
@@ -64,7 +70,7 @@ class Receipt(db.Model):
     #: The citizen's language when it was asked for (the email's language; the PDF
     #: carries both).
     locale: Mapped[str] = mapped_column(String(16))
-    amount: Mapped[int]  # integer cents
+    amount: Mapped[int]  # integer cents (0 for an issued document)
     currency: Mapped[str] = mapped_column(String(3), default="HKD")
     #: Short code to type in on the verify page, e.g. ``7KQM-X3PD-9RTA``.
     short_code: Mapped[str | None] = mapped_column(String(20), unique=True)
@@ -85,8 +91,21 @@ class Receipt(db.Model):
     voided_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     void_reason: Mapped[str | None] = mapped_column(String(500))
 
-    payment: Mapped[Payment] = relationship()
+    payment: Mapped[Payment | None] = relationship()
     refund: Mapped[Refund | None] = relationship()
+    application: Mapped[Application | None] = relationship()
+
+    @property
+    def is_document(self) -> bool:
+        return self.kind == ReceiptKind.DOCUMENT
+
+    def owning_application(self) -> Application:
+        """The application it is for: a document's own, a receipt's through its payment."""
+        if self.application_id is not None and self.application is not None:
+            return self.application
+        if self.payment is None:
+            raise LookupError(f"receipt {self.id} belongs to no application")
+        return self.payment.application
 
 
 class ReceiptCounter(db.Model):

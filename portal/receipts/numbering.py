@@ -1,6 +1,7 @@
 """Receipt numbers: gapless per department, kind and Hong Kong fiscal year.
 
-A series is ``TD/2026-27`` (credit notes ``TD/CN/2026-27``); the printed number adds the
+A series is ``TD/2026-27`` (credit notes ``TD/CN/2026-27``, issued documents the code their
+service declared, ``TD/LIC/2026-27``); the printed number adds the
 sequence, ``TD/2026-27/000123``. The counter row of the series is raised in the same short
 transaction that gives the receipt its number, so a rollback gives the number back and no
 number is ever skipped or taken twice: on PostgreSQL the ``UPDATE`` holds the counter's row
@@ -34,9 +35,15 @@ def fiscal_year(moment: datetime) -> str:
     return f"{start}-{(start + 1) % 100:02d}"
 
 
-def series_for(department: str, kind: str, moment: datetime) -> str:
-    """``TD/2026-27`` for a receipt, ``TD/CN/2026-27`` for a credit note."""
-    middle = "CN/" if kind == ReceiptKind.CREDIT_NOTE else ""
+def series_for(department: str, kind: str, moment: datetime, code: str | None = None) -> str:
+    """``TD/2026-27`` for a receipt, ``TD/CN/2026-27`` for a credit note, and for an
+    issued document the series code its service declared: ``TD/LIC/2026-27``."""
+    if kind == ReceiptKind.DOCUMENT:
+        if not code:
+            raise ValueError("an issued document's series needs its code")
+        middle = f"{code}/"
+    else:
+        middle = "CN/" if kind == ReceiptKind.CREDIT_NOTE else ""
     return f"{department}/{middle}{fiscal_year(moment)}"
 
 

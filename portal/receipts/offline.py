@@ -80,15 +80,26 @@ def printed_mismatches(data: bytes, verified: VerifiedReceipt) -> list[str]:
     """What the signed payload says that the printed pages do not (empty: they agree).
 
     A valid payload proves only itself: it could be copied from a genuine receipt into a
-    forged PDF. So the number, the amount as printed and the short code must also be on
-    the pages a person reads.
+    forged PDF. So the number, the amount as printed (an issued document: its days of
+    validity) and the short code must also be on the pages a person reads.
     """
     printed = _squeezed(printed_text_from_pdf(data))
-    expected = {
-        "the receipt number": verified.number,
-        "the amount": printed_amount(verified.amount, verified.currency),
-        "the verification code": verified.short_code,
-    }
+    if verified.is_document:
+        # An issued document has no amount; its days of validity are printed instead.
+        expected = {
+            "the document number": verified.number,
+            "the first day of validity": verified.valid_from.isoformat()
+            if verified.valid_from else "",
+            "the verification code": verified.short_code,
+        }
+        if verified.valid_until is not None:
+            expected["the last day of validity"] = verified.valid_until.isoformat()
+    else:
+        expected = {
+            "the receipt number": verified.number,
+            "the amount": printed_amount(verified.amount, verified.currency),
+            "the verification code": verified.short_code,
+        }
     # No digit may run on either side (HK$900.00 is not in HK$1,900.00 nor TD/.../0000012).
     return [f"{what} {value}" for what, value in expected.items()
             if not re.search(rf"(?<![0-9,]){re.escape(_squeezed(value))}(?![0-9])", printed)]

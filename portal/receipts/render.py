@@ -1,4 +1,5 @@
-"""Receipts and credit notes as A4 PDFs, English and Traditional Chinese on one page.
+"""Receipts, credit notes and issued documents (``documents.py``) as A4 PDFs, English and
+Traditional Chinese on one page.
 
 The page is a Jinja template (``templates/receipts/``) turned into a PDF by WeasyPrint.
 WeasyPrint may fetch nothing: the URL fetcher gives it only the ``data:`` URIs this module
@@ -136,13 +137,20 @@ def verify_url() -> str:
     return document_url("receipts.verify")
 
 
-def _service_title(name: str) -> Bilingual:
+def service_title(name: str) -> Bilingual:
+    """The service's title in both languages (its name when it is not active)."""
     from portal.plugins.manager import services
 
     definition = services(current_app).active.get(name)
     if definition is None:
         return Bilingual(name, name)
     return bilingual(definition.title)
+
+
+def department_names(code: str) -> Bilingual:
+    department = db.session.scalar(select(Department).where(Department.code == code))
+    return Bilingual(department.name_en, department.name_zh) if department \
+        else Bilingual(code, code)
 
 
 def _original_receipt_number(receipt: Receipt) -> str | None:
@@ -161,7 +169,6 @@ def receipt_html(receipt: Receipt) -> tuple[str, list[str]]:
 
     payment = receipt.payment
     application = payment.application
-    department = db.session.scalar(select(Department).where(Department.code == receipt.department))
     qr_uri = qr.qr_data_uri(receipt)
     is_credit_note = receipt.kind == ReceiptKind.CREDIT_NOTE
     refund = receipt.refund
@@ -169,9 +176,8 @@ def receipt_html(receipt: Receipt) -> tuple[str, list[str]]:
         "receipt": receipt,
         "labels": {key: bilingual(label) for key, label in LABELS.items() if key != "verify_at"},
         "verify_line": bilingual(LABELS["verify_at"], url=verify_url()),
-        "department": Bilingual(department.name_en, department.name_zh) if department
-        else Bilingual(receipt.department, receipt.department),
-        "service": _service_title(application.service),
+        "department": department_names(receipt.department),
+        "service": service_title(application.service),
         "payer": signing.masked_name(application.user),
         "amount": format_hkd(receipt.amount, ENGLISH),
         "method": bilingual(METHODS[payment.method]) if payment.method in METHODS else None,
@@ -260,8 +266,13 @@ class PreparedDocument:
 
 def prepare_receipt(receipt: Receipt) -> PreparedDocument:
     """The page, its ``data:`` URIs and the attached payload of a numbered, signed receipt
-    (reads the database; the caller may end its transaction afterwards)."""
+    or issued document (reads the database; the caller may end its transaction afterwards)."""
     from portal.receipts import signing
+
+    if receipt.kind == ReceiptKind.DOCUMENT:
+        from portal.receipts.documents import prepare_document
+
+        return prepare_document(receipt)
 
     html, allowed = receipt_html(receipt)
     payload = (receipt.signed_payload or "").encode()

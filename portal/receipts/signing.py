@@ -24,7 +24,7 @@ import secrets
 import unicodedata
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import TYPE_CHECKING, Any
 
 from cryptography.exceptions import InvalidSignature
@@ -79,6 +79,13 @@ _FIELDS = {
     "v": int, "kid": str, "no": str, "kind": str, "amt": int, "cur": str,
     "iss": str, "dept": str, "svc": str, "ref": str, "name": str, "code": str,
 }
+#: An issued document (kind ``document``) says which one (``doc``) and when it is valid
+#: (``from``, ``to``: days in Hong Kong, ``to`` null when it has no end) instead of money.
+_DOCUMENT_FIELDS = {
+    "v": int, "kid": str, "no": str, "kind": str, "doc": str, "iss": str, "dept": str,
+    "svc": str, "ref": str, "name": str, "from": str, "to": (str, type(None)), "code": str,
+}
+_DOCUMENT_NAME = re.compile(r"^[a-z][a-z0-9_]{1,19}$")
 
 
 # --- encoding ---------------------------------------------------------------------------
@@ -343,7 +350,21 @@ def payload_document(receipt: Receipt, *, key_id: str, short_code: str) -> dict[
         raise ValueError("a receipt is numbered before it is signed")
     if receipt.issued_at is None:
         raise ValueError("a receipt's issued_at is set before it is signed")
-    application = receipt.payment.application
+    if receipt.kind == ReceiptKind.DOCUMENT:
+        from portal.receipts.documents import document_facts
+
+        facts = document_facts(receipt)
+        application = receipt.owning_application()
+        return {
+            "v": PAYLOAD_VERSION, "kid": key_id, "no": receipt.number,
+            "kind": ReceiptKind.DOCUMENT.value, "doc": facts.name,
+            "iss": _iso(receipt.issued_at), "dept": receipt.department,
+            "svc": application.service, "ref": application.reference,
+            "name": facts.holder, "from": facts.valid_from.isoformat(),
+            "to": facts.valid_until.isoformat() if facts.valid_until else None,
+            "code": short_code,
+        }
+    application = receipt.owning_application()
     return {
         "v": PAYLOAD_VERSION,
         "kid": key_id,
@@ -413,6 +434,14 @@ class VerifiedReceipt:
     reference: str
     masked_name: str
     short_code: str
+    #: An issued document's name (``licence``) and the days it is valid (no end: None).
+    document: str | None = None
+    valid_from: date | None = None
+    valid_until: date | None = None
+
+    @property
+    def is_document(self) -> bool:
+        return self.kind == ReceiptKind.DOCUMENT
 
 
 def _parse(body: bytes) -> dict[str, Any] | None:
@@ -423,18 +452,55 @@ def _parse(body: bytes) -> dict[str, Any] | None:
     return document if isinstance(document, dict) else None
 
 
+def _issued_at(document: dict[str, Any]) -> datetime | None:
+    try:
+        return datetime.strptime(document["iss"], _ISSUED_FORMAT).replace(tzinfo=UTC)
+    except ValueError:
+        return None
+
+
+def _well_formed_document(document: dict[str, Any]) -> VerifiedReceipt | None:
+    if set(document) != set(_DOCUMENT_FIELDS):
+        return None
+    for name, kind in _DOCUMENT_FIELDS.items():
+        if not isinstance(kind, tuple):
+            kind = (kind,)
+        if type(document[name]) not in kind:
+            return None
+    issued = _issued_at(document)
+    if issued is None or not _DOCUMENT_NAME.match(document["doc"]) \
+            or normalise_short_code(document["code"]) != document["code"]:
+        return None
+    try:
+        valid_from = date.fromisoformat(document["from"])
+        valid_until = date.fromisoformat(document["to"]) if document["to"] else None
+    except ValueError:
+        return None
+    if document["to"] == "" or (valid_until is not None and valid_until < valid_from):
+        return None
+    return VerifiedReceipt(
+        version=document["v"], key_id=document["kid"], number=document["no"],
+        kind=document["kind"], amount=0, currency="", issued_at=issued,
+        department=document["dept"], service=document["svc"], reference=document["ref"],
+        masked_name=document["name"], short_code=document["code"],
+        document=document["doc"], valid_from=valid_from, valid_until=valid_until,
+    )
+
+
 def _well_formed(document: dict[str, Any]) -> VerifiedReceipt | None:
+    if document.get("kind") == ReceiptKind.DOCUMENT:
+        return _well_formed_document(document)
     if set(document) != set(_FIELDS):
         return None
     for name, kind in _FIELDS.items():
         # bool is an int in Python; a payload with true as an amount is not ours.
         if type(document[name]) is not kind:
             return None
-    if document["kind"] not in {k.value for k in ReceiptKind} or document["amt"] < 0:
+    if document["kind"] not in {ReceiptKind.RECEIPT.value, ReceiptKind.CREDIT_NOTE.value} \
+            or document["amt"] < 0:
         return None
-    try:
-        issued = datetime.strptime(document["iss"], _ISSUED_FORMAT).replace(tzinfo=UTC)
-    except ValueError:
+    issued = _issued_at(document)
+    if issued is None:
         return None
     if normalise_short_code(document["code"]) != document["code"]:
         return None

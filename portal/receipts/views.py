@@ -1,6 +1,7 @@
 """The public side of receipts: the verify page and the published keys.
 
-Anyone may check a receipt, signed in or not: by typing its short code (a POST, rate
+Anyone may check a receipt, credit note or issued document (a renewed licence), signed in
+or not: by typing its short code (a POST, rate
 limited per address, so codes cannot be guessed in bulk) or by scanning its QR code (a GET
 with the signed payload, which cannot be guessed: only our keys make one). An unknown code
 and a forged payload get the same "not genuine" page, so the answer says nothing about
@@ -89,6 +90,18 @@ class Outcome:
     def refunded_in_part(self) -> bool:
         return 0 < self.refunded and not self.refunded_in_full
 
+    @property
+    def is_document(self) -> bool:
+        return self.receipt is not None and self.receipt.is_document
+
+    @property
+    def expired(self) -> bool:
+        """An issued document whose last valid day (as signed) is past, in Hong Kong."""
+        from portal.i18n import hong_kong_today
+
+        until = self.receipt.valid_until if self.receipt is not None else None
+        return until is not None and until < hong_kong_today()
+
 
 NOT_GENUINE = Outcome(receipt=None)
 
@@ -141,8 +154,22 @@ def _service_title(name: str) -> str:
     return str(definition.title) if definition is not None else name
 
 
+def _document_title(service: str, name: str | None) -> str:
+    definition = services(current_app).active.get(service)
+    spec = next((d for d in definition.documents if d.name == name), None) \
+        if definition is not None else None
+    return str(spec.title) if spec is not None else str(name)
+
+
 def _result(outcome: Outcome) -> Any:
     receipt = outcome.receipt
+    if receipt is not None and receipt.is_document:
+        return render_template(
+            "receipts/verify_document.html", outcome=outcome, document=receipt,
+            title=_document_title(receipt.service, receipt.document),
+            department=department_name(receipt.department),
+            service=_service_title(receipt.service),
+        )
     return render_template(
         "receipts/verify_result.html",
         outcome=outcome,

@@ -3,18 +3,23 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from datetime import date
 from typing import Any
 
 from portal.toolkit import (
     PAY_THEN_DECIDE,
+    DocumentSpec,
     ServiceDefinition,
     Step,
     hookimpl,
+    mask_hkid,
     profile_address,
+    years_after,
 )
 
 from .fees import FULL_LICENCE_FEES, PROBATIONARY_LICENCE_FEE, renewal_fee
 from .forms import (
+    LICENCE_TYPES,
     HealthForm,
     LicenceAddressForm,
     LicenceDetailsForm,
@@ -26,6 +31,12 @@ from .i18n import _
 
 NAME = "licence_renewal"
 
+#: Years the renewed licence runs, by the validity period chosen.
+VALIDITY_YEARS = {"10_years": 10, "3_years": 3, "1_year": 1}
+#: A probationary licence has no period to choose; it is issued for 10 years, as the
+#: standard full licence is. NOT VERIFIED against the Transport Department's rules (like
+#: its fee, see fees.py): check before the service goes live.
+DEFAULT_VALIDITY_YEARS = 10
 
 
 def is_full_licence(answers: Mapping[str, Any]) -> bool:
@@ -45,6 +56,35 @@ STEPS = (
 
 def prefill(user: Any) -> dict[str, str]:
     return profile_address(user)
+
+
+def licence_valid_until(answers: Mapping[str, Any], valid_from: date) -> date:
+    """The last day of the renewed licence: the period chosen from the day of approval."""
+    years = VALIDITY_YEARS.get(answers.get("validity_period") or "", DEFAULT_VALIDITY_YEARS)
+    return years_after(valid_from, years)
+
+
+def licence_facts(answers: Mapping[str, Any]) -> list[tuple[Any, Any]]:
+    """What the licence prints besides the holder and the dates. The licence number is
+    the holder's identity card number, so only a masked part of it is printed."""
+    lines: list[tuple[Any, Any]] = [
+        (_("Driving licence number"), mask_hkid(answers.get("licence_number") or "")),
+    ]
+    kinds = {choice.value: choice.label for choice in LICENCE_TYPES}
+    if answers.get("licence_type") in kinds:
+        lines.append((_("Type of licence"), kinds[answers["licence_type"]]))
+    return lines
+
+
+#: Issued when the application is approved: the renewed licence, numbered TD/LIC/...
+LICENCE = DocumentSpec(
+    name="licence",
+    title=_("Driving licence"),
+    series="LIC",
+    validity=licence_valid_until,
+    facts=licence_facts,
+    template="licence.html",
+)
 
 
 DEFINITION = ServiceDefinition(
@@ -80,6 +120,7 @@ DEFINITION = ServiceDefinition(
                   one_year=FULL_LICENCE_FEES["1_year"] // 100,
                   three_years=FULL_LICENCE_FEES["3_years"] // 100,
                   probationary=PROBATIONARY_LICENCE_FEE // 100),
+    documents=(LICENCE,),
     keywords=("driving licence", "driver's licence", "renew", "renewal", "Transport "
               "Department", "駕駛執照", "駕照", "車牌", "續期", "續領", "運輸署"),
 )

@@ -232,7 +232,7 @@ def test_a_zero_fee_application_goes_straight_to_the_department(
     assert application.decision_due is not None
     assert [e.action for e in application.events] == ["submitted", "payment_received"]
     page = client.get(f"/applications/{application.reference}").get_data(as_text=True)
-    assert "By " in page
+    assert "We expect to decide by " in page
 
 
 def test_answers_are_kept_in_the_form_their_checks_give(client, permit_service, create_user,

@@ -3,7 +3,7 @@ moves on by the Hong Kong working days it waited."""
 
 from __future__ import annotations
 
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 
 import pytest
 
@@ -17,7 +17,7 @@ HKT_MORNING = 2  # 10:00 in Hong Kong is 02:00 UTC
 
 
 def _at(day: date) -> datetime:
-    return datetime(day.year, day.month, day.day, HKT_MORNING, tzinfo=timezone.utc)
+    return datetime(day.year, day.month, day.day, HKT_MORNING, tzinfo=UTC)
 
 
 @pytest.mark.parametrize(("start", "end", "expected"), [

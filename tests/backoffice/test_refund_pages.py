@@ -68,7 +68,7 @@ def test_a_reference_is_found_however_it_is_typed(staff_client, paid, typed):
                          spaced=reference.replace("-", " "))
     response = staff_client().get("/staff/applications/find", query_string={"reference": query})
     assert response.status_code == 302
-    assert response.headers["Location"] == _payments_url(paid.application)
+    assert response.headers["Location"] == f"/staff/cases/{reference}"
 
 
 @pytest.mark.parametrize(("typed", "message"), [

@@ -170,8 +170,8 @@ def test_citizen_pays_after_a_declined_card(
     db.session.rollback()
     application = db.session.scalar(select(Application).where(Application.id == application.id))
     assert application.decision_due is not None
-    due = t("By %(date)s") % {"date": format_day(application.decision_due,
-                                                  locale=portal_locale)}
+    day = format_day(application.decision_due, locale=portal_locale)
+    due = t("We expect to decide by %(date)s") % {"date": day}
     expect(_summary_row(page, t("Expected decision")).locator("dd")).to_have_text(due)
     _shot(page, f"{language}-3-paid")
 

@@ -60,8 +60,10 @@ def upgrade():
         batch_op.add_column(sa.Column('assigned_to_id', sa.Integer(), nullable=True))
         batch_op.add_column(sa.Column('waiting_since', sa.DateTime(timezone=True), nullable=True))
         batch_op.add_column(sa.Column('decided_at', sa.DateTime(timezone=True), nullable=True))
-        batch_op.create_index('ix_applications_queue_assignee', ['department', 'assigned_to_id', 'decision_due', 'id'], unique=False)
+        batch_op.create_index('ix_applications_queue_assignee', ['department', 'assigned_to_id', 'state', 'decision_due', 'id'], unique=False)
         batch_op.create_index('ix_applications_queue_state', ['department', 'state', 'decision_due', 'id'], unique=False)
+        batch_op.create_index('ix_applications_department_submitted', ['department', 'submitted_at'], unique=False)
+        batch_op.create_index('ix_applications_department_decided', ['department', 'decided_at'], unique=False)
         batch_op.create_foreign_key(batch_op.f('fk_applications_assigned_to_id_users'), 'users', ['assigned_to_id'], ['id'])
 
     with op.batch_alter_table('departments', schema=None) as batch_op:
@@ -127,6 +129,8 @@ def downgrade():
     with op.batch_alter_table('applications', schema=None) as batch_op:
         batch_op.drop_constraint(batch_op.f('fk_applications_assigned_to_id_users'), type_='foreignkey')
         batch_op.drop_index('ix_applications_queue_state')
+        batch_op.drop_index('ix_applications_department_submitted')
+        batch_op.drop_index('ix_applications_department_decided')
         batch_op.drop_index('ix_applications_queue_assignee')
         batch_op.drop_column('decided_at')
         batch_op.drop_column('waiting_since')
