@@ -121,6 +121,11 @@ def load_demo_data() -> int:
             util.set_totp_secret(user, account["totp"])
         db.session.add(user)
         created += 1
+    # A second citizen's cases in the states staff meet, for the TD back office.
+    from portal.demo_cases import load_demo_cases
+
+    db.session.flush()
+    created += load_demo_cases(util.find_user_by_email("officer.td@example.com"))
     # Each service plugin adds its own demo records (say, bills to pay).
     registry = services(current_app)
     registry.refresh(every=0)

@@ -18,7 +18,14 @@ def test_demo_loads_the_demo_accounts_once(app, monkeypatch):
     assert "JBSWY3DPEHPK3PXP" in result.output
     again = runner.invoke(args=["demo"])
     assert "0 new records" in again.output
-    assert db.session.scalar(select(func.count()).select_from(User)) == 6
+    assert db.session.scalar(select(func.count()).select_from(User)) == 7
+    # The second demo citizen's cases fill the TD back office: one of each usual state.
+    from portal.applications.models import Application
+
+    states = sorted(db.session.scalars(select(Application.state)
+                                       .where(Application.department == "TD")))
+    assert states == ["approved", "awaiting_information", "received", "received",
+                      "received", "rejected"]
     roles = {u.email: (u.role, u.department.code if u.department else None)
              for u in db.session.scalars(select(User))}
     assert roles["supervisor.td@example.com"] == ("supervisor", "TD")
