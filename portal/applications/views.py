@@ -458,6 +458,13 @@ def download(upload_id: str) -> Any:
     path = path_for(upload.storage_key)
     if not path.is_file():
         abort(404)
+    if current_user.is_staff:  # a staff view of a citizen's document is audited
+        from portal.audit import log as audit
+
+        audit.record("upload.downloaded", actor=current_user, target=upload.application,
+                     department=upload.application.department,
+                     details={"upload": upload.public_id, "field": upload.field})
+        db.session.commit()
     # Documents are small (MAX_CONTENT_LENGTH); reading them whole leaves no open file.
     response = send_file(io.BytesIO(path.read_bytes()), mimetype=upload.content_type,
                          as_attachment=True, download_name=upload.filename, max_age=0,

@@ -55,6 +55,7 @@ ACTION_LABELS: dict[str, Any] = {
     "document.downloaded": _l("Issued document downloaded"),
     "queue.exported": _l("Work queue downloaded (CSV)"),
     "receipt.downloaded": _l("Receipt downloaded"),
+    "upload.downloaded": _l("Applicant's document opened"),
     "refund.approved": _l("Refund approved"),
     "refund.decision_viewed": _l("Refund approval page viewed"),
     "refund.declined": _l("Refund declined"),
@@ -216,11 +217,17 @@ def _rows(events: list[AuditEvent]) -> list[dict[str, Any]]:
 
 def _applied(form: AuditFilterForm) -> dict[str, Any]:
     """The filters in use, as recorded with the reading (dates as ISO text)."""
+    from portal.applications.util import normalise_reference
+
     applied: dict[str, Any] = {}
     for name in FILTERS:
         value = getattr(form, name).data
         if value:
             applied[name] = value.isoformat() if hasattr(value, "isoformat") else value
+    # The log is kept for ever: a target typed in is kept only as a canonical reference;
+    # anything else (a name, an email) only as "a target was given".
+    if "target" in applied and normalise_reference(str(applied["target"])) is None:
+        applied["target"] = "(withheld)"
     return applied
 
 

@@ -48,9 +48,17 @@ _EMAIL_STATUS_CLASSES = {"queued": "govuk-tag--yellow", "sent": "govuk-tag--gree
 
 
 def _definition(application: Application) -> ServiceDefinition | None:
+    """The case's service, also while it is switched off: its open cases are still in the
+    queue and still need deciding (only a plugin that failed to load has none)."""
     from portal.plugins.manager import services
 
-    return services(current_app).active.get(application.service)
+    registry = services(current_app)
+    found = registry.active.get(application.service)
+    if found is None:
+        found = next((entry.definition for entry in registry.entries
+                      if entry.definition is not None
+                      and entry.definition.name == application.service), None)
+    return found
 
 
 def _case_url(application: Application) -> str:
@@ -101,7 +109,10 @@ def _case_page(application: Application, definition: ServiceDefinition | None) -
         select(CaseMessage).where(CaseMessage.application_id == application.id)
         .order_by(CaseMessage.id.desc())))
     emails = list(db.session.scalars(
-        select(OutboxEmail).where(OutboxEmail.application_id == application.id)
+        # Emails to the applicant only (the officer's "reply received" notice is about
+        # the case too, but is not one of them).
+        select(OutboxEmail).where(OutboxEmail.application_id == application.id,
+                                  OutboxEmail.user_id == application.user_id)
         .order_by(OutboxEmail.id.desc())))
     events = list(reversed(application.events))
     people = _people({event.actor_id for event in events}

@@ -211,10 +211,20 @@ def bulk_assign() -> Any:
     if form.assignee.data != NOBODY:
         target = db.session.get(User, int(form.assignee.data))
     wanted, unreadable = form.cases.parsed()
-    found = {application.reference: application for application in db.session.scalars(
+    # The chosen rows are locked first, in id order, before any change or audit event:
+    # recording an audit event takes the chain's lock, and a single claim or decision on
+    # one of these cases takes the case's row lock before that same lock, so locking the
+    # rows one by one as we go could deadlock against it.
+    rows = db.session.scalars(
         select(Application).where(
             Application.reference.in_([reference for reference, _expected in wanted]),
-            Application.department == current_user.department.code))}
+            Application.department == current_user.department.code)
+        .order_by(Application.id).with_for_update()).all()
+    definitions = department_services()
+    closed = [row for row in rows if row.decided_at is not None or (
+        row.service in definitions
+        and row.state in definitions[row.service].workflow.terminal)]
+    found = {row.reference: row for row in rows if row not in closed}
     done, conflicts = 0, []
     # In id order, so two bulk assignments at once take the rows' locks in one order.
     for reference, expected in sorted(
@@ -238,12 +248,13 @@ def bulk_assign() -> Any:
             return _render_queue(back, assign_form=form, status=400)
         done += 1
     db.session.commit()
-    _flash_outcome(done, target, conflicts, len(wanted) - len(found) + unreadable)
+    _flash_outcome(done, target, conflicts,
+                   len(wanted) - len(found) - len(closed) + unreadable, closed)
     return redirect(_queue_url(back.to_dict()))
 
 
 def _flash_outcome(done: int, target: User | None, conflicts: list[Application],
-                   missing: int) -> None:
+                   missing: int, closed: list[Application]) -> None:
     locale = current_locale()
     if done and target is not None:
         flash(ngettext("%(num)d case assigned to %(name)s.", "%(num)d cases assigned to "
@@ -264,6 +275,11 @@ def _flash_outcome(done: int, target: User | None, conflicts: list[Application],
             "%(num)d cases were not assigned because someone else changed them meanwhile: "
             "%(cases)s. Check them before you assign them.",
             len(conflicts), cases="; ".join(described)), "conflict")
+    if closed:
+        flash(ngettext(
+            "%(num)d case was not assigned because it is closed: %(cases)s.",
+            "%(num)d cases were not assigned because they are closed: %(cases)s.",
+            len(closed), cases="; ".join(row.reference for row in closed)), "conflict")
     if missing:
         flash(ngettext(
             "%(num)d case was not assigned because it is not one of your department's cases.",

@@ -4,6 +4,7 @@ accounts and service switches."""
 from __future__ import annotations
 
 import hashlib
+import re
 from typing import Any
 
 from flask import abort, current_app, flash, redirect, render_template, request, url_for
@@ -145,6 +146,8 @@ def staff_edit(user_id: int) -> Any:
         form.seen.data = _seen(person)
     elif form.validate_on_submit():
         expected_role, _sep, expected_department = (form.seen.data or "").partition(":")
+        if re.fullmatch(r"[0-9]{0,12}", expected_department) is None:
+            abort(400)  # the hidden field was altered: not what this page sent
         role = Role(form.role.data)
         department = None
         if role is not Role.PORTAL_ADMIN and form.department.data:

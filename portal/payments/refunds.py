@@ -148,9 +148,11 @@ def approval_threshold(payment: Payment) -> int | None:
 
 
 def needs_approval(payment: Payment, amount: int) -> bool:
-    """Whether a refund of ``amount`` is above its department's threshold (strictly)."""
+    """Whether a refund of ``amount`` takes what is given back on the payment (this and
+    every refund before it, sent or waiting) above the department's threshold: refunds
+    split into parts under the threshold still need the second person."""
     threshold = approval_threshold(payment)
-    return threshold is not None and amount > threshold
+    return threshold is not None and payment.refunded_amount + amount > threshold
 
 
 def reserve_refund(payment: Payment, amount: int, reason: str, staff: User, *,
@@ -175,7 +177,7 @@ def reserve_refund(payment: Payment, amount: int, reason: str, staff: User, *,
     if existing is not None:
         return _same_refund(existing, payment, amount, staff)
     threshold = approval_threshold(payment)
-    waits = threshold is not None and amount > threshold
+    waits = False  # decided below, on the total as reserved (see needs_approval)
     now = utcnow()
     row = Refund(public_id=refund_id, payment_id=payment.id, amount=amount, reason=reason,
                  state=RefundState.NEEDS_APPROVAL if waits else RefundState.PROCESSING,
@@ -203,6 +205,12 @@ def reserve_refund(payment: Payment, amount: int, reason: str, staff: User, *,
         if payment.state != PaymentState.SUCCEEDED:
             raise NotRefundable(f"payment {payment.public_id} is {payment.state}")
         raise MoreThanRemains(payment.refundable_amount)
+    # The total given back, this refund included, read under the row lock the update
+    # took: two parts asked for at the same moment see each other.
+    total = db.session.scalar(select(Payment.refunded_amount).where(Payment.id == payment.id))
+    waits = threshold is not None and total > threshold
+    if waits:
+        row.state = RefundState.NEEDS_APPROVAL
     audit.record("refund.requested", actor=staff, target=row,
                  department=payment.application.department,
                  details={"amount": amount, "payment": payment.public_id})

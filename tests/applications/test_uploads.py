@@ -151,3 +151,12 @@ def test_department_staff_may_download_but_not_other_departments(
     other = app.test_client()
     sign_in_staff(other, outsider)
     assert other.get(f"/uploads/{upload.public_id}").status_code == 404
+    # The staff view of the document is in the audit log; the citizen's own is not.
+    assert client.get(f"/uploads/{upload.public_id}").status_code == 200
+    from portal.audit.models import AuditEvent
+
+    db_session.expire_all()
+    [event] = db_session.scalars(select(AuditEvent).where(
+        AuditEvent.action == "upload.downloaded")).all()
+    assert (event.actor_id, event.department) == (officer.id, "TD")
+    assert event.details["upload"] == upload.public_id

@@ -251,6 +251,18 @@ def test_a_role_changed_meanwhile_is_not_overwritten(portal_admin, staff_client)
     assert _user(officer.user.id).role == "supervisor"
 
 
+@pytest.mark.parametrize("seen", ["officer:abc", "officer:²", "officer:1e3"])
+def test_an_altered_hidden_field_is_refused_not_a_500(portal_admin, staff_client, seen):
+    officer = staff_client("officer")
+    url = f"/staff/admin/staff/{officer.user.id}/edit"
+    token = csrf_token_from(portal_admin.get(url).get_data(as_text=True))
+    response = portal_admin.post(url, data={
+        "csrf_token": token, "seen": seen, "role": "supervisor",
+        "department": str(officer.user.department_id)})
+    assert response.status_code == 400
+    assert _user(officer.user.id).role == "officer"
+
+
 # --- staff: deactivation -----------------------------------------------------------------
 
 

@@ -37,7 +37,8 @@ def _views() -> int:
 def _email(application, subject: str, status: str, **columns) -> None:
     db.session.add(OutboxEmail(recipient="citizen@example.com", locale="en", kind="test",
                                subject=subject, body_text="-", status=status,
-                               application_id=application.id, **columns))
+                               application_id=application.id,
+                               user_id=application.user_id, **columns))
 
 
 def test_the_case_shows_answers_documents_payments_timeline_notes_messages_and_emails(
@@ -54,7 +55,13 @@ def test_the_case_shows_answers_documents_payments_timeline_notes_messages_and_e
     db.session.add(CaseMessage(public_id=secrets.token_hex(16), application_id=application.id,
                                kind=MessageKind.INFORMATION_REQUEST, sender="staff",
                                author_id=officer.user.id, body="Send your old licence."))
+    waiting = fresh(application)
+    waiting.state, waiting.waiting_since = "awaiting_information", utcnow()
     _email(application, "Waiting one", "queued")
+    # Not to the applicant (the officer's notice of a reply): not listed with theirs.
+    db.session.add(OutboxEmail(recipient="officer@example.com", locale="en", kind="test",
+                               subject="To the officer", body_text="-", status="sent",
+                               application_id=application.id, user_id=officer.user.id))
     _email(application, "Bounced one", "failed", attempts=5,
            last_error="550 mailbox unavailable")
     db.session.commit()
@@ -95,6 +102,7 @@ def test_the_case_shows_answers_documents_payments_timeline_notes_messages_and_e
     assert "Bounced one" in page
     assert "Failed" in page
     assert "Last error: 550 mailbox unavailable" in page
+    assert "To the officer" not in page
     assert "Sent" in page  # the submission email went over SMTP
     assert _views() == 1
     officer.get(case_url(application))

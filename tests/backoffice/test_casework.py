@@ -440,3 +440,16 @@ def test_a_closed_case_cannot_be_claimed(staff, make_case):
     closed = after(officer, officer.post(case_url(application, "/claim"), data=fields))
     assert "This case is closed. Nothing was changed." in closed
     assert fresh(application).assigned_to_id is None
+
+
+def test_a_switched_off_services_case_can_still_be_decided(app, staff, make_case):
+    """Its cases stay in the queue, so the case page must still offer its workflow."""
+    application = make_case()
+    officer = staff()
+    claimed_by(officer, application)
+    app.extensions["portal_services"].switch_off("test_permit", "raised KeyError")
+    assert "test_permit" not in app.extensions["portal_services"].active
+    assert 'data-test="action-approve"' in officer.get(case_url(application)).get_data(
+        as_text=True)
+    after(officer, act(officer, application, "approve"))
+    assert fresh(application).state == "approved"

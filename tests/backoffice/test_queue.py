@@ -337,6 +337,21 @@ def test_bulk_assignment_can_give_cases_back_to_the_unassigned_pile(staff_client
     assert db.session.get(Application, case.id).assigned_to_id is None
 
 
+def test_bulk_assignment_leaves_closed_cases_alone(staff_client, make_case, create_staff):
+    supervisor = staff_client("supervisor")
+    officer = create_staff("lee@example.com", name_en="LEE Ka Yan")
+    open_case, approved = make_case(), make_case("approved")
+    page = supervisor.get("/staff/queue").get_data(as_text=True)
+    response = _assign(supervisor, page, [f"{open_case.reference}:", f"{approved.reference}:"],
+                       str(officer.id))
+    result = supervisor.get(response.headers["Location"]).get_data(as_text=True)
+    assert "1 case assigned to LEE Ka Yan." in result
+    assert f"1 case was not assigned because it is closed: {approved.reference}." in result
+    db.session.expire_all()
+    assert db.session.get(Application, approved.id).assigned_to_id is None
+    assert db.session.get(Application, open_case.id).assigned_to_id == officer.id
+
+
 @pytest.mark.parametrize(("values", "assignee", "message"), [
     ([], "", "Select at least one case to assign"),
     (["{ref}:"], "", "Choose who to assign the selected cases to"),

@@ -124,6 +124,20 @@ def test_above_the_threshold_the_refund_is_reserved_and_waits_for_approval(
     assert len(_audited("refund.requested")) == 1
 
 
+def test_parts_under_the_threshold_need_approval_once_their_total_is_above_it(
+        staff_client, paid, provider, set_threshold):
+    """Four eyes cannot be dodged by splitting: HK$40 + HK$40 over a HK$50 threshold."""
+    set_threshold(5_000)
+    officer = staff_client()
+    _followed(officer, _request(officer, paid, "40"))
+    assert _the_refund().state == "succeeded"
+    page = _followed(officer, _request(officer, paid, "40"))
+    assert "Sent for approval" in page
+    assert _the_refund().state == "needs_approval"
+    assert len(provider.refunds) == 1
+    assert _refunded(paid) == 8_000  # the second part is reserved all the same
+
+
 def test_reconciliation_leaves_a_refund_waiting_for_approval_alone(waiting, provider):
     db.session.execute(update(Refund).where(Refund.id == waiting.id)
                        .values(created_at=utcnow() - timedelta(days=2),
