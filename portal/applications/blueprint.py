@@ -67,6 +67,16 @@ def action_label(definition: object, action: str) -> str:
 
 
 @bp.app_template_global()
+def event_label(definition: object, action: str) -> str:
+    """What a timeline entry says was done: "Approved" where the button said "Approve"."""
+    from portal.plugins.service import EVENT_LABELS
+
+    if action in EVENT_LABELS:
+        return str(EVENT_LABELS[action])
+    return action_label(definition, action)
+
+
+@bp.app_template_global()
 def state_class(state: str) -> str:
     """The colour of a status tag (the words come from the service)."""
     return _TAG_COLOURS.get(state, "govuk-tag--blue")

@@ -323,6 +323,9 @@ def detail(reference: str) -> Any:
         thread=replies.thread_of(application),
         # Staff-only entries (who claimed or was assigned the case) stay in the back office.
         timeline=[event for event in reversed(application.events) if not event.internal],
+        rejection=next((event for event in reversed(application.events)
+                        if event.to_state == "rejected" and application.state == "rejected"),
+                       None),
         decided=terminal, waiting=waiting,
         overdue=(not terminal and not waiting and application.decision_due is not None
                  and application.decision_due < hong_kong_today()),

@@ -34,7 +34,7 @@ from portal.applications.models import Application
 from portal.applications.util import working_days_between
 from portal.backoffice import charts
 from portal.extensions import db
-from portal.i18n import FORMAT_LOCALES, current_locale, format_day, hong_kong_today
+from portal.i18n import FORMAT_LOCALES, current_locale, hong_kong_today
 from portal.plugins.service import AWAITING_PAYMENT, ServiceDefinition
 
 #: Weeks shown in the weekly chart and counted in the processing times.
@@ -367,7 +367,7 @@ def dashboard() -> Any:
         description=_("For each of the last %(weeks)d weeks, a pair of columns: applications "
                       "received and applications decided. The table after the chart gives "
                       "the figures.", weeks=WEEKS),
-        categories=[format_day(week.start, "d MMM") for week in data.weeks],
+        categories=[_short_day(week.start) for week in data.weeks],
         series=[charts.Series(_("Received"), [week.received for week in data.weeks]),
                 charts.Series(_("Decided"), [week.decided for week in data.weeks])],
         format_value=_number,
@@ -393,3 +393,11 @@ def dashboard() -> Any:
         backlog_chart=backlog_chart, weekly_chart=weekly_chart,
         processing_chart=processing_chart, number=_number, percent=_percent, weeks=WEEKS,
     )
+
+
+def _short_day(day: Any) -> str:
+    """A week's first day on a chart's axis: "7 Sept", "9月7日"."""
+    from babel.dates import format_skeleton
+
+    locale = current_locale()
+    return format_skeleton("MMMd", day, locale=FORMAT_LOCALES.get(locale, locale))

@@ -64,6 +64,14 @@ ACTION_LABELS: dict[str, Any] = {
     "claimed": _l("Claimed"),
     "assigned": _l("Assigned"),
 }
+#: How the timeline names what was done (the buttons above name what to do).
+EVENT_LABELS: dict[str, Any] = {
+    "approve": _l("Approved"),
+    "reject": _l("Rejected"),
+    "withdraw": _l("Withdrawn"),
+    "request_information": _l("More information requested"),
+    "start_review": _l("Processing started"),
+}
 #: A service that takes payment before processing starts here, and leaves by this action.
 AWAITING_PAYMENT = "awaiting_payment"
 PAYMENT_RECEIVED = "payment_received"

@@ -275,6 +275,7 @@ def test_the_timeline_hides_internal_entries_and_gives_the_reason_in_the_citizen
             actor_id=officer.id, internal=internal, reason_code=reason, note=note))
     db.session.commit()
     english = client.get(f"/applications/{application.reference}").get_data(as_text=True)
+    assert 'data-test="rejection-reason"' in english
     history = english[english.index(">History<"):]
     assert "Reason: Documents we need were not provided." in history
     assert "The photo page is missing." in history
@@ -289,8 +290,11 @@ def test_the_timeline_hides_internal_entries_and_gives_the_reason_in_the_citizen
         reason = reason_text("documents_missing")
     assert reason in chinese
     assert "The photo page is missing." in chinese
-    if reason != "Documents we need were not provided.":  # once the catalogue has it
-        assert "Documents we need were not provided." not in chinese
+    assert reason != "Documents we need were not provided."
+    assert "Documents we need were not provided." not in chinese
+    # The reason also sits next to the status, at the top of the page.
+    summary = chinese[chinese.index('data-test="rejection-reason"'):]
+    assert summary.index(reason) < summary.index("The photo page is missing.")
 
 
 def test_the_expected_decision_date_is_shown_and_stays_plain_when_late(client, citizen):
