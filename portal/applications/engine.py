@@ -9,7 +9,7 @@ skipping those whose condition is false for the answers so far.
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -319,15 +319,31 @@ def submitted_sections(application: Application) -> list[tuple[str, list[AnswerR
                 rows.append(AnswerRow(name, text, name, upload))
             sections.append((step_name, rows))
         return sections
+    for step, form in submitted_forms(application, definition):
+        sections.append((str(step.title), answer_rows(form, uploads)))
+    return sections
+
+
+def submitted_forms(application: Application,
+                    definition: ServiceDefinition) -> Iterator[tuple[Step, Any]]:
+    """Each step that was answered, with its form bound to the answers as submitted
+    (each form also given the earlier steps' values, as when it was filled in)."""
     values: dict[str, Any] = {}
     for step in definition.steps:
         raw = application.answers.get(step.name)
         if raw is None:
             continue
         form = bind(step, raw, values)
-        values.update({item.name: item.data for item in form})
-        sections.append((str(step.title), answer_rows(form, uploads)))
-    return sections
+        values.update({item.name: item.data for item in form if item.name != "csrf_token"})
+        yield step, form
+
+
+def submitted_values(application: Application, definition: ServiceDefinition) -> dict[str, Any]:
+    """The submitted answers as the forms read them (field name -> value)."""
+    values: dict[str, Any] = {}
+    for _step, form in submitted_forms(application, definition):
+        values.update({item.name: item.data for item in form if item.name != "csrf_token"})
+    return values
 
 
 # --- submission and the workflow ------------------------------------------------------------

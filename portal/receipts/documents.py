@@ -152,16 +152,9 @@ class DocumentFacts:
 
 def answers_of(application: Application, definition: ServiceDefinition) -> dict[str, Any]:
     """The submitted answers as the forms read them (field name -> value)."""
-    from portal.applications.engine import bind
+    from portal.applications.engine import submitted_values
 
-    values: dict[str, Any] = {}
-    for step in definition.steps:
-        raw = application.answers.get(step.name)
-        if raw is None:
-            continue
-        form = bind(step, raw, values)
-        values.update({item.name: item.data for item in form if item.name != "csrf_token"})
-    return values
+    return submitted_values(application, definition)
 
 
 def document_facts(receipt: Receipt) -> DocumentFacts:
