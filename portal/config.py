@@ -48,6 +48,10 @@ class DefaultConfig:
     #: How passwords are hashed: "standard" (argon2id, RFC 9106 low-memory profile). The
     #: test suite alone may use "fast-for-tests"; any other environment refuses to start.
     PASSWORD_HASHING = "standard"  # noqa: S105 - a profile name, not a password
+    #: The highest refund approval threshold a department administrator may set, in cents
+    #: (HK$10,000): above it, every refund needs a second person (four eyes cannot be
+    #: switched off from the department's own settings page).
+    REFUND_APPROVAL_THRESHOLD_MAX = 1_000_000
     #: Idle minutes after which a signed-in session ends.
     SESSION_IDLE_MINUTES = 30
     #: Absolute hours after which a signed-in session ends.

@@ -110,18 +110,29 @@ def parse_threshold(text: str) -> int:
         raise ValidationError(_l("Enter the amount with no more than 2 decimal places, "
                                  "like 1000.50"))
     cents = int(value * 100)
-    if cents > MAX_THRESHOLD:
-        raise ValidationError(_l("Enter an amount of HK$10,000,000.00 or less"))
+    ceiling = highest_threshold()
+    if cents > ceiling:
+        from portal.i18n import format_hkd
+
+        raise ValidationError(_l("Enter an amount of %(amount)s or less",
+                                 amount=format_hkd(ceiling)))
     return cents
+
+
+def highest_threshold() -> int:
+    """The highest refund approval threshold a department may set (cents): the operator's
+    ``REFUND_APPROVAL_THRESHOLD_MAX``, so no department can switch four eyes off."""
+    from flask import current_app
+
+    return min(int(current_app.config["REFUND_APPROVAL_THRESHOLD_MAX"]), MAX_THRESHOLD)
 
 
 class DepartmentSettingsForm(PortalForm):
     threshold = TextField(
         _l("Refunds above this amount need a second person's approval, in HK$"),
-        [Optional()],
+        [InputRequired(message=_l("Enter the amount above which a refund needs approval"))],
         max_length=20,
-        description=_l("For example, 1000.00. Enter 0 for every refund to need approval. "
-                       "Leave it blank and no refund ever needs approval."),
+        description=_l("For example, 1000.00. Enter 0 for every refund to need approval."),
     )
     #: The threshold the administrator saw, in cents ("" for none).
     seen = HiddenField()
@@ -133,7 +144,7 @@ class DepartmentSettingsForm(PortalForm):
         self.cents: int | None = None
 
     def validate_threshold(self, field: Any) -> None:
-        self.cents = parse_threshold(field.data) if field.data else None
+        self.cents = parse_threshold(field.data)
 
 
 class AuditFilterForm(PortalForm):

@@ -57,11 +57,7 @@ def department_settings() -> Any:
         db.session.commit()
         current_app.logger.info("department %s refund threshold changed by %s",
                                 department.code, current_user.id)
-        if new is None:
-            flash(_("Settings saved. No refund needs a second person's approval now: the "
-                    "person who asks for a refund makes it."), "info")
-        else:
-            flash(_("Settings saved."), "success")
+        flash(_("Settings saved."), "success")
         return redirect(url_for("backoffice.department_settings"))
     return render_template("backoffice/settings/department.html", form=form,
                            department=department)

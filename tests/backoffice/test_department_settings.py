@@ -54,13 +54,26 @@ def test_zero_means_every_refund_needs_approval(department_admin):
     assert _threshold() == 0
 
 
-def test_blank_means_no_refund_needs_approval_and_says_so(department_admin):
+def test_four_eyes_cannot_be_switched_off_from_the_department(department_admin, app,
+                                                             monkeypatch):
+    """Blank (never) is refused, and so is a threshold above the operator's ceiling."""
     response = fill_in(department_admin, URL, {"threshold": ""})
-    assert _threshold() is None
-    page = department_admin.get(response.headers["Location"]).get_data(as_text=True)
-    assert "No refund needs a second person&#39;s approval now" in page
+    assert "Enter the amount above which a refund needs approval" in response.get_data(
+        as_text=True)
+    monkeypatch.setitem(app.config, "REFUND_APPROVAL_THRESHOLD_MAX", 500_000)
+    response = fill_in(department_admin, URL, {"threshold": "5000.01"})
+    assert "Enter an amount of HK$5,000.00 or less" in response.get_data(as_text=True)
+    assert _threshold() == 100_000
+    fill_in(department_admin, URL, {"threshold": "5000"})
+    assert _threshold() == 500_000
+
+
+def test_a_department_without_a_threshold_is_warned(department_admin):
+    db.session.scalar(select(Department).where(Department.code == "TD")) \
+        .refund_approval_threshold = None
+    db.session.commit()
+    page = department_admin.get(URL).get_data(as_text=True)
     assert 'data-test="no-threshold"' in page
-    assert _changes()[0].details["new"] is None
 
 
 def test_saving_the_same_amount_changes_nothing(department_admin):
@@ -72,7 +85,7 @@ def test_saving_the_same_amount_changes_nothing(department_admin):
     ("ten dollars", "Enter the amount as a number, like 1000.00"),
     ("-5", "Enter the amount as a number, like 1000.00"),
     ("10.123", "Enter the amount with no more than 2 decimal places"),
-    ("10000000.01", "Enter an amount of HK$10,000,000.00 or less"),
+    ("10000.01", "Enter an amount of HK$10,000.00 or less"),
     ("1" * 21, "Answer must be 20 characters or fewer"),
 ])
 def test_a_bad_amount_gets_an_error_and_changes_nothing(department_admin, typed, message):
