@@ -128,9 +128,12 @@ class ApplicationEvent(db.Model):
     reason_code: Mapped[str | None] = mapped_column(String(40))
     #: Staff-only entries (claimed, assigned) are not shown on the citizen's timeline.
     internal: Mapped[bool] = mapped_column(default=False)
+    #: Whom the entry is about, besides the actor: the person a case was assigned to.
+    subject_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     application: Mapped[Application] = relationship(back_populates="events")
+    subject: Mapped[User | None] = relationship(foreign_keys=[subject_id])
 
 
 class CaseNote(db.Model):

@@ -116,6 +116,7 @@ def _case_page(application: Application, definition: ServiceDefinition | None) -
         .order_by(OutboxEmail.id.desc())))
     events = list(reversed(application.events))
     people = _people({event.actor_id for event in events}
+                     | {event.subject_id for event in events}
                      | {row.author_id for row in [*notes, *messages]})
     seen = casework.shown(application)
     final = definition is not None and application.state in definition.workflow.terminal

@@ -133,11 +133,12 @@ def assignable_staff(department_code: str) -> list[User]:
     ))
 
 
-def _record(application: Application, action: str, actor: User, note: str | None) -> None:
+def _record(application: Application, action: str, actor: User, note: str | None,
+            subject: User | None = None) -> None:
     db.session.add(ApplicationEvent(
         application_id=application.id, action=action, from_state=application.state,
         to_state=application.state, actor_role=actor.role, actor_id=actor.id, note=note,
-        internal=True))
+        internal=True, subject_id=subject.id if subject is not None else None))
 
 
 def _reload(application: Application) -> Application:
@@ -188,7 +189,8 @@ def assign(application: Application, to: User | None, *, by: User,
         _reload(application)
         raise AlreadyAssigned(application, application.assigned_to)
     application.assigned_to_id = target_id
-    _record(application, "assigned", by, to.name_en if to is not None else None)
+    # Who it went to is kept as the person (shown by name in the reader's language).
+    _record(application, "assigned", by, None, subject=to)
     audit.record("case.assigned", actor=by, target=application,
                  department=application.department,
                  details={"from": expected, "to": target_id})

@@ -200,6 +200,17 @@ def test_a_supervisor_assigns_and_an_officer_may_not(staff, make_case):
     assert "This case is already assigned to Chan Siu Ming. Nothing was changed." in stale
     assert fresh(application).assigned_to_id == officer.user.id
     assert audit_actions().count("case.assigned") == 1
+    # The timeline names the person in the reader's language (kept as who, not as text).
+    from flask_babel import force_locale, gettext
+
+    from portal.identity.models import User
+
+    db.session.get(User, officer.user.id).name_zh = "陳小明"
+    db.session.commit()
+    supervisor.get("/language/zh-hk")
+    with force_locale("zh_Hant_HK"):
+        entry = gettext("Assigned to %(name)s", name="陳小明")
+    assert entry in supervisor.get(case_url(application)).get_data(as_text=True)
 
 
 # --- deciding -----------------------------------------------------------------------------

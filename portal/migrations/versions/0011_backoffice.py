@@ -54,6 +54,8 @@ def upgrade():
     with op.batch_alter_table('application_events', schema=None) as batch_op:
         batch_op.add_column(sa.Column('reason_code', sa.String(length=40), nullable=True))
         batch_op.add_column(sa.Column('internal', sa.Boolean(), nullable=False, server_default=sa.false()))
+        batch_op.add_column(sa.Column('subject_id', sa.Integer(), nullable=True))
+        batch_op.create_foreign_key(batch_op.f('fk_application_events_subject_id_users'), 'users', ['subject_id'], ['id'])
 
     with op.batch_alter_table('applications', schema=None) as batch_op:
         batch_op.add_column(sa.Column('applicant_name', sa.String(length=160), nullable=True))
@@ -138,6 +140,8 @@ def downgrade():
         batch_op.drop_column('applicant_name')
 
     with op.batch_alter_table('application_events', schema=None) as batch_op:
+        batch_op.drop_constraint(batch_op.f('fk_application_events_subject_id_users'), type_='foreignkey')
+        batch_op.drop_column('subject_id')
         batch_op.drop_column('internal')
         batch_op.drop_column('reason_code')
 
