@@ -8,10 +8,15 @@ after the transaction that asked for them commits. With ``PORTAL_CELERY_BROKER_U
 
 from __future__ import annotations
 
+import logging
+import time
+from collections.abc import Callable
 from typing import Any
 
 from celery import Celery, Task
-from flask import Flask, current_app
+from flask import Flask, after_this_request, current_app, has_request_context
+
+log = logging.getLogger("portal.jobs")
 
 #: Periodic jobs: name -> (task, seconds between runs).
 BEAT_SCHEDULE = {
@@ -90,3 +95,58 @@ def enqueue(task_name: str, *args: Any) -> None:
     """
     celery_app: Celery = current_app.extensions["celery"]
     celery_app.tasks[task_name].delay(*args)
+
+
+class Sweep:
+    """"At most once every ``every`` seconds": how the embedded default (no beat) retries
+    what is due, riding along with the requests that commit. Per process."""
+
+    def __init__(self, every: float = 60.0) -> None:
+        self.every = every
+        self.last = 0.0
+
+    def take(self) -> bool:
+        """True, and the clock starts again, if the last run is ``every`` seconds old."""
+        now = time.monotonic()
+        if now - self.last <= self.every:
+            return False
+        self.last = now
+        return True
+
+
+def after_response(function: Callable[..., Any], *args: Any) -> bool:
+    """Call ``function(*args)`` once the current response has been sent (Werkzeug's
+    ``call_on_close``), in an app context of its own, so no one waits for it; outside a
+    request, at once. Its failure is logged (nobody is left to see it).
+
+    Returns False when it is too late in the request to defer (nothing is then run).
+    """
+    if not has_request_context():
+        _run_logged(function, *args)
+        return True
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
+
+    def run_in_app() -> None:
+        from portal.extensions import db
+
+        with app.app_context():
+            try:
+                _run_logged(function, *args)
+            finally:
+                db.session.remove()
+
+    try:
+        @after_this_request
+        def _after_the_response(response: Any) -> Any:
+            response.call_on_close(run_in_app)
+            return response
+    except (AssertionError, RuntimeError):  # the response is already being made
+        return False
+    return True
+
+
+def _run_logged(function: Callable[..., Any], *args: Any) -> None:
+    try:
+        function(*args)
+    except Exception:  # noqa: BLE001 - after the response nobody else would see it
+        log.exception("%s could not run", getattr(function, "__qualname__", function))

@@ -8,7 +8,6 @@ started, so a rolled-back action sends nothing and a committed one cannot lose i
 from __future__ import annotations
 
 import re
-import time
 from typing import Any
 
 from flask import current_app, has_request_context, render_template, request, url_for
@@ -18,11 +17,12 @@ from sqlalchemy.orm import Session
 
 from portal.extensions import db
 from portal.i18n import force_locale
+from portal.jobs import Sweep
 from portal.notifications.models import OutboxEmail
 
 _PENDING_KEY = "portal_outbox_pending"
-SWEEP_SECONDS = 60.0
-_last_sweep = [0.0]
+#: In the embedded default, failed emails are retried at most once a minute.
+SWEEP = Sweep(60.0)
 _URL = re.compile(r"https?://[^\s<>\"]+")
 
 
@@ -117,9 +117,7 @@ def _dispatch_after_commit(session: Session) -> None:
     # With no Celery beat (the embedded default), retries ride along with new mail: at
     # most once a minute, whatever is due is tried again. `portal outbox deliver` and
     # beat do the same on their own schedule.
-    now = time.monotonic()
-    if is_eager() and now - _last_sweep[0] > SWEEP_SECONDS:
-        _last_sweep[0] = now
+    if is_eager() and SWEEP.take():
         enqueue("portal.notifications.tasks.deliver_due_emails")
 
 

@@ -20,11 +20,9 @@ from __future__ import annotations
 import logging
 import secrets
 import threading
-import time
 from datetime import datetime, timedelta
-from typing import Any
 
-from flask import after_this_request, current_app, has_request_context
+from flask import current_app, has_request_context
 from sqlalchemy import event, or_, select, update
 from sqlalchemy.orm import Session
 
@@ -32,6 +30,7 @@ from portal.applications.models import Application
 from portal.database import utcnow
 from portal.extensions import db
 from portal.i18n import LOCALES
+from portal.jobs import Sweep
 from portal.payments.models import Payment, Refund
 from portal.receipts import numbering, storage
 from portal.receipts.models import Receipt, ReceiptKind, ReceiptStatus
@@ -45,13 +44,13 @@ CLAIM_SECONDS = 300
 #: With no Celery beat (the embedded default), lost and failed jobs are retried at most
 #: this often, riding along with new receipts and with any request that commits;
 #: `portal receipts issue-pending` and beat do the same on their own schedule.
-SWEEP_SECONDS = 60.0
 #: How many a ride-along catch-up issues at most: it holds a server thread (after the
 #: response when in a request), each render a fraction of a second.
 EAGER_SWEEP_LIMIT = 10
 #: How many a beat or CLI sweep issues at most.
 SWEEP_LIMIT = 100
-_last_sweep = [0.0]
+#: In the embedded default, due receipts are retried at most once a minute.
+SWEEP = Sweep(60.0)
 _sweeping = threading.local()
 _OPEN = (ReceiptStatus.PENDING.value, ReceiptStatus.NUMBERED.value)
 
@@ -135,38 +134,15 @@ def _catch_up_soon() -> None:
     """In the embedded default (no beat), retry due receipts at most once a minute.
 
     It rides along with new receipts and with any request that commits (as the email
-    outbox's retries do). Inside a request it runs after the response is sent (Werkzeug's
-    ``call_on_close``), so no citizen waits for other citizens' receipts; elsewhere (a CLI
-    command, a job) it runs at once. Either way at most ``EAGER_SWEEP_LIMIT`` renders.
+    outbox's retries do). Inside a request it runs after the response is sent, so no
+    citizen waits for other citizens' receipts; elsewhere (a CLI command, a job) it runs
+    at once. Either way at most ``EAGER_SWEEP_LIMIT`` renders.
     """
-    from portal.jobs import is_eager
+    from portal.jobs import after_response, is_eager
 
-    now = time.monotonic()
-    if getattr(_sweeping, "active", False) or not is_eager() \
-            or now - _last_sweep[0] <= SWEEP_SECONDS:
+    if getattr(_sweeping, "active", False) or not is_eager() or not SWEEP.take():
         return
-    if not has_request_context():
-        _last_sweep[0] = now
-        _run_catch_up()
-        return
-    app = current_app._get_current_object()  # type: ignore[attr-defined]
-
-    try:
-        @after_this_request
-        def _after_the_response(response: Any) -> Any:
-            response.call_on_close(lambda: _catch_up_in(app))
-            return response
-    except (AssertionError, RuntimeError):  # the response is already being made
-        return
-    _last_sweep[0] = now
-
-
-def _catch_up_in(app: Any) -> None:
-    with app.app_context():
-        try:
-            _run_catch_up()
-        finally:
-            db.session.remove()
+    after_response(_run_catch_up)
 
 
 def _run_catch_up() -> None:
@@ -175,8 +151,6 @@ def _run_catch_up() -> None:
     _sweeping.active = True
     try:
         enqueue("portal.receipts.tasks.issue_due_receipts", EAGER_SWEEP_LIMIT)
-    except Exception:  # noqa: BLE001 - after the response nobody else would see it
-        log.exception("the receipts catch-up could not run")
     finally:
         _sweeping.active = False
 

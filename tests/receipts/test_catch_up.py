@@ -8,6 +8,7 @@ from flask import has_request_context
 from sqlalchemy import select
 
 from portal.extensions import db
+from portal.jobs import Sweep
 from portal.receipts import issue
 from portal.receipts.models import Receipt
 from tests.receipts.conftest import all_receipts
@@ -23,7 +24,7 @@ def lost_receipts(app, make_payment, create_user, monkeypatch):
             issue.request_receipt(make_payment(user=user))
             db.session.commit()
     assert {r.status for r in all_receipts()} == {"pending"}
-    monkeypatch.setattr(issue, "_last_sweep", [0.0])  # no catch-up ran in the last minute
+    monkeypatch.setattr(issue, "SWEEP", Sweep(60.0))  # no catch-up ran in the last minute
     return user
 
 

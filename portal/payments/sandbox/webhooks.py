@@ -41,12 +41,13 @@ from urllib.parse import urlsplit
 import httpx
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
-from flask import after_this_request, current_app, has_request_context
+from flask import current_app, has_request_context
 from sqlalchemy import select, update
 from sqlalchemy.engine import Connection
 
 from portal.database import utcnow
 from portal.extensions import db
+from portal.jobs import Sweep
 from portal.payments.providers import InvalidWebhook, WebhookEvent
 from portal.payments.sandbox.models import (
     DELIVERY_DELIVERED,
@@ -68,9 +69,9 @@ CLAIM_SECONDS = 120
 #: The longest wait between two attempts.
 MAX_BACKOFF_SECONDS = 6 * 3600
 #: In the embedded default (no beat) the sweep rides along at most this often.
-SWEEP_SECONDS = 60.0
 EAGER_SWEEP_LIMIT = 10
-_last_sweep = [0.0]
+#: In the embedded default, failed deliveries are retried at most once a minute.
+SWEEP = Sweep(60.0)
 _SENDER = "portal-sandbox-webhooks/1"
 #: A v1 signature as sent (anything else, e.g. non-ASCII, is not even compared).
 _HEX_DIGEST = re.compile(r"[0-9a-f]{64}")
@@ -268,7 +269,7 @@ def send_soon(delivery_id: int) -> None:
     only this worker, at most for the short HTTP timeout; a failed attempt is retried
     by the sweep.
     """
-    from portal.jobs import enqueue, is_eager
+    from portal.jobs import after_response, enqueue, is_eager
 
     if not (is_eager() and has_request_context()):
         try:
@@ -276,30 +277,16 @@ def send_soon(delivery_id: int) -> None:
         except Exception:  # noqa: BLE001 - the payment is final already; the sweep sends it
             log.exception("sandbox webhook %s could not be started", delivery_id)
         return
-    app = current_app._get_current_object()  # type: ignore[attr-defined]
-
-    @after_this_request
-    def _after_the_response(response: Any) -> Any:
-        response.call_on_close(lambda: _deliver_in(app, delivery_id))
-        return response
+    after_response(_deliver, delivery_id)
 
 
-def _deliver_in(app: Any, delivery_id: int) -> None:
+def _deliver(delivery_id: int) -> None:
     from portal.jobs import enqueue
 
-    with app.app_context():
-        try:
-            enqueue("portal.payments.sandbox.tasks.deliver_webhook", delivery_id)
-            now = time.monotonic()
-            if now - _last_sweep[0] > SWEEP_SECONDS:  # no beat in the embedded default
-                _last_sweep[0] = now
-                # A few only: this holds a server thread (each attempt at most the timeout).
-                enqueue("portal.payments.sandbox.tasks.deliver_due_webhooks",
-                        EAGER_SWEEP_LIMIT)
-        except Exception:  # noqa: BLE001 - after the response nobody else would see it
-            log.exception("sandbox webhook %s could not be started", delivery_id)
-        finally:
-            db.session.remove()
+    enqueue("portal.payments.sandbox.tasks.deliver_webhook", delivery_id)
+    if SWEEP.take():  # no beat in the embedded default
+        # A few only: this holds a server thread (each attempt at most the timeout).
+        enqueue("portal.payments.sandbox.tasks.deliver_due_webhooks", EAGER_SWEEP_LIMIT)
 
 
 def backoff(attempts: int) -> timedelta:
