@@ -274,6 +274,7 @@ def approve_refund(row: Refund, staff: User) -> Refund:
         db.session.commit()
         raise AlreadyDecided(row)
     payment = row.payment
+    _tell_requester(row, staff, approved=True)
     audit.record("refund.approved", actor=staff, target=row,
                  department=payment.application.department,
                  details={"amount": row.amount, "payment": payment.public_id,
@@ -281,6 +282,25 @@ def approve_refund(row: Refund, staff: User) -> Refund:
     db.session.commit()  # approved whatever the provider says next
     log.info("refund %s approved by user %s", row.public_id, staff.id)
     return send_refund(row)
+
+
+def _tell_requester(row: Refund, staff: User, *, approved: bool,
+                    reason: str | None = None) -> None:
+    """Email the person who asked for the refund, in their language, what was decided
+    (in the decision's transaction, through the outbox)."""
+    from portal.i18n import format_hkd
+    from portal.identity.util import email_user
+    from portal.notifications.outbox import external_url
+
+    requester = db.session.get(User, row.requested_by_id) if row.requested_by_id else None
+    if requester is None or not requester.is_active:
+        return
+    locale = requester.preferred_language
+    reference = row.payment.application.reference
+    email_user(requester, "backoffice/refund_decided", approved=approved,
+               amount=format_hkd(row.amount, locale), reference=reference,
+               decider=staff.display_name(locale), reason=reason,
+               link=external_url("backoffice.application_payments", reference=reference))
 
 
 def decline_refund(row: Refund, staff: User, reason: str) -> Refund:
@@ -309,6 +329,7 @@ def decline_refund(row: Refund, staff: User, reason: str) -> Refund:
         application_id=application.id, action=DECLINED_ACTION,
         from_state=application.state, to_state=application.state, actor_role=staff.role,
         actor_id=staff.id, note=f"{refund_note(row.amount)}: {reason}", internal=True))
+    _tell_requester(row, staff, approved=False, reason=reason)
     audit.record("refund.declined", actor=staff, target=row,
                  department=application.department,
                  details={"amount": row.amount, "payment": row.payment.public_id,

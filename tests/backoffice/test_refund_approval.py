@@ -15,6 +15,7 @@ from portal.audit.models import AuditEvent
 from portal.database import utcnow
 from portal.extensions import db
 from portal.identity.models import Department
+from portal.notifications.models import OutboxEmail
 from portal.payments import refunds
 from portal.payments.models import Payment, Refund
 from portal.payments.tasks import reconcile_refunds
@@ -45,6 +46,12 @@ def set_threshold(create_department):
 def _the_refund() -> Refund:
     db.session.expire_all()
     return db.session.scalar(select(Refund).order_by(Refund.id.desc()))
+
+
+def _emails_to(user_id: int) -> list[OutboxEmail]:
+    db.session.expire_all()
+    return list(db.session.scalars(select(OutboxEmail).where(
+        OutboxEmail.user_id == user_id, OutboxEmail.kind == "backoffice/refund_decided")))
 
 
 def _refunded(payment: Payment) -> int:
@@ -178,6 +185,11 @@ def test_a_supervisor_sees_the_waiting_refunds_and_approves_one_sent_once(
     assert (approved.actor_id, approved.target_id) == (supervisor.user.id, row.public_id)
     assert approved.details["requested_by"] == waiting.requested_by_id
     assert _audited("refund.decision_viewed")
+    # The officer who asked is told, in their language.
+    [told] = _emails_to(waiting.requested_by_id)
+    assert told.subject == (f"Your refund of HK$80.00 for application "
+                            f"{paid.application.reference} was approved")
+    assert "approved the refund of HK$80.00" in told.body_text
     # The same decision posted again is told plainly, and nothing is sent twice.
     again = _followed(supervisor, _decide(supervisor, row, "approve"))
     assert "This refund was already approved by" in again
@@ -203,6 +215,10 @@ def test_declining_releases_the_amount_once_so_someone_else_can_refund_it_all(
     [declined] = _audited("refund.declined")
     assert declined.actor_id == supervisor.user.id
     assert "Copy was sent" not in str(declined.details)  # free text stays out of the log
+    [told] = _emails_to(waiting.requested_by_id)
+    assert told.subject.endswith("was declined")
+    assert "Their reason: <b>Copy was sent</b> after all" in told.body_text
+    assert "&lt;b&gt;Copy was sent&lt;/b&gt;" in told.body_html
     listing = supervisor.get(_payments_url(paid.application)).get_data(as_text=True)
     assert "Declined" in listing
     assert "&lt;b&gt;Copy was sent&lt;/b&gt; after all" in listing

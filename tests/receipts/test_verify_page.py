@@ -70,7 +70,7 @@ def test_the_page_asks_for_the_code_in_both_languages(client, locale):
     html = response.get_data(as_text=True)
     assert response.status_code == 200
     assert f'lang="{LANGUAGES[locale]}"' in html
-    assert words(locale, "Check a receipt") in html
+    assert words(locale, "Check a receipt or document") in html
     assert 'name="code"' in html
     assert 'autocomplete="off"' in html
 
